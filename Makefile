@@ -1,0 +1,91 @@
+# The C concurrency exercise kit.  `make help` lists the targets.
+.DELETE_ON_ERROR:
+.SUFFIXES:
+MAKEFLAGS += --no-builtin-rules
+
+BUILD      ?= build
+SUBMISSION ?= exercises
+EX         ?=
+RESULTS    ?=
+JOBS       ?=
+V          ?=
+
+ifeq ($(V),)
+Q = @
+say = @printf '  %-7s %s\n' $(1) $(2);
+else
+Q =
+say =
+endif
+
+KIT_CC   = gcc
+PKGS     = cunit jansson libxml-2.0
+# Evaluated when a recipe runs, after `deps` has installed pkg-config & co.
+pkg_cflags = $(shell pkg-config --cflags $(PKGS))
+pkg_libs   = $(shell pkg-config --libs $(PKGS))
+test_libs  = $(shell pkg-config --libs cunit jansson)
+WARN   = -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+         -Wmissing-prototypes -Werror
+KIT_CFLAGS = $(WARN) -pthread -g -O1 -MMD -MP $(pkg_cflags)
+
+GRADER_SRC := $(filter-out grader/main.c,$(wildcard grader/*.c))
+GRADER_OBJ := $(GRADER_SRC:%.c=$(BUILD)/obj/%.o)
+RUNNER_SRC := $(wildcard grader/runner/*.c)
+RUNNER_OBJ := $(RUNNER_SRC:%.c=$(BUILD)/obj/%.o)
+KITTEST_SRC := $(wildcard tests/grader/test_*.c)
+KITTEST_OBJ := $(KITTEST_SRC:%.c=$(BUILD)/obj/%.o)
+
+GRADER  := $(BUILD)/grader
+RUNNER  := $(BUILD)/runner/libkitrunner.a
+KITTEST := $(BUILD)/kit-unit-tests
+
+grade_args = --kit . --submission $(SUBMISSION) $(if $(EX),--ex $(EX)) \
+             $(if $(RESULTS),--results $(RESULTS)) $(if $(JOBS),--jobs $(JOBS))
+
+.PHONY: all grade test help clean deps deps-test bench stability
+all: $(GRADER) $(RUNNER)
+
+## grade: grade exercises/ (EX=04, SUBMISSION=DIR, RESULTS=FILE, JOBS=N)
+grade: deps all
+	$(Q)$(GRADER) $(grade_args)
+
+## test: the kit's own test suite (its last line: N passed, N failed)
+test: deps-test all $(KITTEST)
+	$(Q)tests/run-kit-tests $(KITTEST) $(GRADER)
+
+## bench: time `make grade SUBMISSION=solutions` (median of RUNS=5)
+bench: deps all
+	$(Q)tests/bench $(GRADER) $(RUNS)
+
+## stability: the solutions at full marks COUNT=10 times in a row, other core busy
+stability: deps all
+	$(Q)tests/stability $(GRADER) $(COUNT)
+
+## help: this list
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
+
+## clean: remove build/
+clean:
+	rm -rf $(BUILD)
+
+deps:
+	$(Q)sh grader/setup-deps.sh grade
+deps-test:
+	$(Q)sh grader/setup-deps.sh test
+
+$(GRADER): $(GRADER_OBJ) $(BUILD)/obj/grader/main.o
+	$(call say,LINK,$@)$(KIT_CC) -pthread -o $@ $^ $(pkg_libs) -lm
+
+$(RUNNER): $(RUNNER_OBJ)
+	$(call say,AR,$@)mkdir -p $(@D) && rm -f $@ && ar rcs $@ $^
+
+$(KITTEST): $(KITTEST_OBJ) $(GRADER_OBJ)
+	$(call say,LINK,$@)$(KIT_CC) -pthread -o $@ $^ $(pkg_libs) -lm
+
+$(BUILD)/obj/grader/build.o: KIT_DEFS = -DKIT_CC='"$(KIT_CC)"' -DKIT_TEST_LIBS='"$(test_libs)"'
+
+$(BUILD)/obj/%.o: %.c | deps
+	$(call say,CC,$<)mkdir -p $(@D) && $(KIT_CC) $(KIT_CFLAGS) $(KIT_DEFS) -Igrader -Igrader/runner -c $< -o $@
+
+-include $(GRADER_OBJ:.o=.d) $(RUNNER_OBJ:.o=.d) $(KITTEST_OBJ:.o=.d) $(BUILD)/obj/grader/main.d

@@ -1,0 +1,30 @@
+/* grade.h - grade one exercise: build, unit tests, race check, points.
+ *
+ * The outcome is a JSON object (so that exercises graded in parallel worker
+ * processes can hand it back through a file):
+ *   { "id", "title", "score", "max_score",
+ *     "build": "ok" | "warnings" | "failed" | "missing",
+ *     "tests_passed", "tests_total",
+ *     "race": "clean" | "found" | "timeout" | "error" | "none" | "skipped",
+ *     "hint": first hint or null,
+ *     "tests": [ Gradescope test objects, tagged [ID, build|unit|race] ] } */
+#ifndef KIT_GRADE_H
+#define KIT_GRADE_H
+
+#include "manifest.h"
+
+#include <jansson.h>
+
+struct grade_opts {
+    const char *kit;          /* the kit's root */
+    const char *submission;   /* folder laid out like exercises/ */
+    const char *scratch;      /* scratch root: each exercise gets scratch/ID */
+    const char *runner_lib;
+};
+
+json_t *grade_exercise(const struct grade_opts *opts, const struct exercise *ex);
+
+/* A JSON string from arbitrary bytes: invalid UTF-8 becomes U+FFFD. */
+json_t *json_text(const char *s);
+
+#endif /* KIT_GRADE_H */

@@ -1,0 +1,246 @@
+/* main.c - the grader's command line.
+ *
+ *   grader [--kit DIR] [--submission DIR] [--ex ID]... [--results FILE]
+ *          [--scratch DIR] [--jobs N] [--color auto|always|never]
+ *
+ * Grades each exercise in a worker process (up to --jobs at once), prints the
+ * table and optionally writes Gradescope's results.json. Exit status: 0 full
+ * marks, 1 points lost, 2 the grader could not do its job. */
+#define _GNU_SOURCE
+#include "grade.h"
+#include "manifest.h"
+#include "proc.h"
+#include "results.h"
+#include "table.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct options {
+    const char *kit, *submission, *results, *scratch, *color;
+    char *runner_lib;
+    char **only;       /* --ex values, NULL-terminated */
+    int nonly;
+    int jobs;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: grader [--kit DIR] [--submission DIR] [--ex ID]... [--results FILE]\n"
+                 "              [--scratch DIR] [--jobs N] [--color auto|always|never]\n");
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+    static const struct option longs[] = {
+        { "kit", required_argument, NULL, 'k' },      { "submission", required_argument, NULL, 's' },
+        { "ex", required_argument, NULL, 'e' },       { "results", required_argument, NULL, 'r' },
+        { "scratch", required_argument, NULL, 'b' },  { "jobs", required_argument, NULL, 'j' },
+        { "color", required_argument, NULL, 'c' },    { "runner-lib", required_argument, NULL, 'l' },
+        { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
+    };
+    int c;
+    o->only = xcalloc(1, sizeof *o->only);
+    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'k': o->kit = optarg; break;
+        case 's': o->submission = optarg; break;
+        case 'r': o->results = optarg; break;
+        case 'b': o->scratch = optarg; break;
+        case 'j': o->jobs = atoi(optarg); break;
+        case 'c': o->color = optarg; break;
+        case 'l': o->runner_lib = xstrdup(optarg); break;
+        case 'e':   /* "04,05" or repeated */
+            for (char *tok = strtok(optarg, ", "); tok; tok = strtok(NULL, ", ")) {
+                o->only = xrealloc(o->only, (size_t)(o->nonly + 2) * sizeof *o->only);
+                o->only[o->nonly++] = tok;
+                o->only[o->nonly] = NULL;
+            }
+            break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); return -1;
+        }
+    }
+    if (optind != argc || o->jobs < 0) {
+        usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+/* The runner library sits beside the grader: BUILD/grader, BUILD/runner/. */
+static char *default_runner_lib(void)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return xstrdup("build/runner/libkitrunner.a");
+    exe[n] = '\0';
+    return xasprintf("%s/runner/libkitrunner.a", dirname(exe));
+}
+
+/* The exercises to grade: all, or those named with --ex. */
+static char **select_exercises(const struct options *o, char **all)
+{
+    if (o->nonly == 0)
+        return all;
+    char **chosen = xcalloc((size_t)o->nonly + 1, sizeof *chosen);
+    for (int i = 0; i < o->nonly; i++) {
+        char *id = catalogue_find(all, o->only[i]);
+        if (!id) {
+            fprintf(stderr, "grader: no exercise \"%s\" (or more than one); the exercises are:\n",
+                    o->only[i]);
+            for (char **p = all; *p; p++)
+                fprintf(stderr, "  %s\n", *p);
+            free(chosen);
+            return NULL;
+        }
+        chosen[i] = id;
+    }
+    return chosen;
+}
+
+static void on_signal(int sig)
+{
+    proc_kill_running();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void worker(const struct grade_opts *g, const char *id)
+{
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);
+    struct exercise ex;
+    char *err = NULL;
+    json_t *res;
+    if (manifest_load(g->kit, id, &ex, &err) != 0) {
+        fprintf(stderr, "grader: %s\n", err);
+        _exit(2);
+    }
+    res = grade_exercise(g, &ex);
+    char *dir = xasprintf("%s/%s", g->scratch, id);
+    char *path = xasprintf("%s/result.json", dir);
+    mkdir_p(dir);
+    char *text = json_dumps(res, JSON_INDENT(2) | JSON_SORT_KEYS);
+    int rc = text && write_file(path, text, strlen(text)) == 0 ? 0 : 2;
+    _exit(rc);
+}
+
+/* Grades the exercises, `jobs` at a time; 0 if every worker finished. */
+static int run_workers(const struct grade_opts *g, char **ids, int jobs)
+{
+    int running = 0, failed = 0;
+    for (char **p = ids; *p || running; ) {
+        if (*p && running < jobs) {
+            pid_t pid = fork();
+            if (pid == 0)
+                worker(g, *p);
+            if (pid < 0) {
+                perror("grader: fork");
+                failed = 1;
+                break;
+            }
+            running++;
+            p++;
+            continue;
+        }
+        int status;
+        if (wait(&status) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        running--;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            failed = 1;
+    }
+    while (running > 0 && wait(NULL) > 0)
+        running--;
+    return failed ? -1 : 0;
+}
+
+static bool use_color(const char *mode)
+{
+    if (mode && strcmp(mode, "always") == 0)
+        return true;
+    if (mode && strcmp(mode, "never") == 0)
+        return false;
+    const char *nc = getenv("NO_COLOR");
+    return isatty(STDOUT_FILENO) && !(nc && *nc);
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = { .kit = "." };
+    if (parse_options(argc, argv, &o) != 0)
+        return 2;
+    char *kit = realpath(o.kit, NULL);
+    if (!kit) {
+        fprintf(stderr, "grader: %s: %s\n", o.kit, strerror(errno));
+        return 2;
+    }
+    /* Relative to where the student is, as the paths in messages will be. */
+    char *submission = o.submission ? xstrdup(o.submission)
+                       : strcmp(o.kit, ".") == 0 ? xstrdup("exercises")
+                                                 : xasprintf("%s/exercises", o.kit);
+    char *scratch = o.scratch ? xstrdup(o.scratch) : xasprintf("%s/build/grade", kit);
+    char *runner_lib = o.runner_lib ? o.runner_lib : default_runner_lib();
+    int jobs = o.jobs > 0 ? o.jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (!is_dir(submission)) {
+        fprintf(stderr, "grader: %s is not a folder\n", submission);
+        return 2;
+    }
+    /* The compiler runs in scratch folders: the kit's paths must be absolute. */
+    char *lib = realpath(runner_lib, NULL);
+    if (!lib) {
+        fprintf(stderr, "grader: %s is missing: run make first\n", runner_lib);
+        return 2;
+    }
+    if (mkdir_p(scratch) != 0 || !(scratch = realpath(scratch, NULL))) {
+        fprintf(stderr, "grader: cannot create the scratch folder: %s\n", strerror(errno));
+        return 2;
+    }
+    o.kit = kit;
+    runner_lib = lib;
+    char **all = catalogue_ids(o.kit);
+    if (!all[0]) {
+        fprintf(stderr, "grader: no exercises under %s/tests\n", o.kit);
+        return 2;
+    }
+    char **ids = select_exercises(&o, all);
+    if (!ids)
+        return 2;
+
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct grade_opts g = { o.kit, submission, scratch, runner_lib };
+    fflush(NULL);
+    int workers = run_workers(&g, ids, jobs);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double elapsed = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+
+    json_t *results = results_load(scratch, ids);
+    if (workers != 0 || !results) {
+        fprintf(stderr, "grader: grading failed (see above)\n");
+        return 2;
+    }
+    table_print(stdout, results, use_color(o.color));
+    if (o.results && results_write(o.results, results, elapsed) != 0) {
+        fprintf(stderr, "grader: cannot write %s: %s\n", o.results, strerror(errno));
+        return 2;
+    }
+    int rc = results_full_marks(results) ? 0 : 1;
+    json_decref(results);
+    return rc;
+}

@@ -1,0 +1,48 @@
+/* proc.h - run one child process under a wall-clock limit.
+ *
+ * The child leads its own process group; when it ends or its time is up the
+ * whole group is killed, so nothing it started outlives the run. On time-out
+ * the group gets SIGTERM first (helgrind then closes its XML and says which
+ * locks were held), then SIGKILL after a grace period. Its stdout and stderr
+ * are captured together, keeping the head and the tail when they are long. An
+ * optional channel (a pipe whose descriptor number is put in KIT_VERDICT_FD)
+ * carries verdicts that the child's own output cannot fake. */
+#ifndef KIT_PROC_H
+#define KIT_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct proc_spec {
+    char *const *argv;     /* argv[0]: a path, or a name looked up in PATH */
+    char *const *env;      /* "KEY=VALUE" added to the environment; NULL-terminated or NULL */
+    const char *cwd;       /* NULL: the grader's */
+    long timeout_ms;
+    long grace_ms;         /* between SIGTERM and SIGKILL */
+    size_t output_cap;     /* bytes of output kept (head and tail); 0: 64 KiB */
+    bool channel;          /* open a verdict channel */
+    int cpu;               /* >= 0: pin the child to this CPU */
+};
+
+struct proc_result {
+    int status;            /* as from waitpid */
+    bool timed_out;
+    long elapsed_ms;
+    char *output;          /* captured stdout+stderr, NUL-terminated, capped */
+    size_t output_total;   /* bytes the child wrote in all */
+    char *channel;         /* what arrived on the channel, NUL-terminated */
+};
+
+/* 0 when the child ran (whatever became of it); -1 with errno if it could not
+ * be started. */
+int proc_run(const struct proc_spec *spec, struct proc_result *res);
+void proc_result_free(struct proc_result *res);
+
+/* Kills the process group being run, if any: for signal handlers, so that
+ * an interrupted grader leaves nothing behind. Async-signal-safe. */
+void proc_kill_running(void);
+
+/* "exited with status 3", "killed by SIGSEGV (segmentation fault)", ... */
+char *proc_describe(int status);
+
+#endif /* KIT_PROC_H */

@@ -1,0 +1,318 @@
+/* race.c - see race.h. */
+#define _GNU_SOURCE
+#include "race.h"
+
+#include "proc.h"
+#include "tsan.h"
+#include "unit.h"
+#include "verdict.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+enum { TSAN_ATTEMPTS = 3, TERM_GRACE_MS = 3000, OUTPUT_CAP = 8 * 1024 };
+
+/* "file.c:14", from the first frame in the student file, else the first frame
+ * with a file at all, else "?". */
+static char *where(const struct hg_stack *st, const char *file, const char *display, int *line)
+{
+    const struct hg_frame *f = hg_frame_in(st, file);
+    *line = f ? f->line : 0;
+    if (f)
+        return xasprintf("%s:%d", display, f->line);
+    for (int i = 0; i < st->nframes; i++)
+        if (st->frames[i].file)
+            return xasprintf("%s:%d", st->frames[i].file, st->frames[i].line);
+    return xstrdup("?");
+}
+
+/* The word after `after` in a label: "during write of size 8" -> "write". */
+static char *word_after(const char *label, const char *after)
+{
+    const char *p = label ? strstr(label, after) : NULL;
+    if (!p)
+        return xstrdup("access");
+    p += strlen(after);
+    return strndup(p, strcspn(p, " "));
+}
+
+static bool touches(const struct hg_error *e, const char *file)
+{
+    for (int s = 0; s < e->nstacks; s++)
+        if (hg_frame_in(&e->stacks[s], file))
+            return true;
+    return false;
+}
+
+/* True if the acquisition in this stack was a trylock or timedlock: it gives
+ * up instead of waiting, so it cannot close a deadlock cycle. */
+static bool gives_up(const struct hg_stack *st, const char *file)
+{
+    for (int i = 0; i < st->nframes; i++) {
+        const char *fn = st->frames[i].fn;
+        if (st->frames[i].file && strcmp(st->frames[i].file, file) == 0)
+            return false;
+        if (fn && (strstr(fn, "pthread_mutex_trylock") || strstr(fn, "pthread_mutex_timedlock") ||
+                   strstr(fn, "pthread_mutex_clocklock")))
+            return true;
+    }
+    return false;
+}
+
+static const struct hg_stack *stack_labelled(const struct hg_error *e, const char *prefix)
+{
+    for (int s = 0; s < e->nstacks; s++)
+        if (strncmp(e->stacks[s].label, prefix, strlen(prefix)) == 0 && e->stacks[s].nframes)
+            return &e->stacks[s];
+    return NULL;
+}
+
+static void add_unique(struct strbuf *sb, char *line)
+{
+    if (!sb->buf || !strstr(sb->buf, line)) {
+        sb_puts(sb, line);
+        sb_puts(sb, "\n");
+    }
+    free(line);
+}
+
+static void sort_race(const struct hg_error *e, const char *file, const char *display,
+                      struct race_sorted *out)
+{
+    if (e->nstacks < 2)
+        return;
+    const struct hg_stack *now = &e->stacks[0], *before = &e->stacks[1];
+    int l1, l2;
+    char *w1 = where(now, file, display, &l1), *w2 = where(before, file, display, &l2);
+    char *a1 = word_after(now->label, "during "), *a2 = word_after(before->label, "previous ");
+    /* The same pair of accesses between other threads is the same bug. */
+    char *key = xasprintf("%s %s %s %s", w1, a1, a2, w2);
+    bool seen = false;
+    for (int i = 0; i < out->nraces && !seen; i++)
+        seen = strcmp(out->races[i].key, key) == 0;
+    if (seen) {
+        free(key);
+    } else {
+        out->races = xrealloc(out->races, (size_t)(out->nraces + 1) * sizeof *out->races);
+        out->races[out->nraces++] = (struct race_line){
+            xasprintf("%s: %s by thread #%d races with %s at %s by thread #%d: no lock or join "
+                      "orders the two accesses", w1, a1, now->thread, a2, w2, before->thread),
+            key, { l1, l2 } };
+    }
+    free(w1), free(w2), free(a1), free(a2);
+}
+
+static void sort_lock_order(const struct hg_error *e, const char *file, const char *display,
+                            struct race_sorted *out)
+{
+    const struct hg_stack *first = stack_labelled(e, "Required order was established");
+    const struct hg_stack *later = stack_labelled(e, "followed by a later acquisition");
+    if (gives_up(&e->stacks[0], file) || (later && gives_up(later, file))) {
+        add_unique(&out->notes, xstrdup("lock-order reports where the second lock is taken "
+                                        "with trylock/timedlock were dismissed: that cannot deadlock"));
+        return;
+    }
+    int l;
+    char *w = where(&e->stacks[0], file, display, &l);
+    char *w1 = first ? where(first, file, display, &l) : xstrdup("?");
+    char *w2 = later ? where(later, file, display, &l) : xstrdup("?");
+    add_unique(&out->found, xasprintf("%s: lock order inversion: thread #%d takes two locks in "
+                                      "the opposite order to the one taken at %s then %s: two "
+                                      "threads doing both can deadlock",
+                                      w, e->stacks[0].thread, w1, w2));
+    free(w), free(w1), free(w2);
+}
+
+void race_sort_helgrind(const struct hg_report *rep, const char *file, const char *display,
+                        struct race_sorted *out)
+{
+    int elsewhere = 0;
+    for (int i = 0; i < rep->nerrors; i++) {
+        const struct hg_error *e = &rep->errors[i];
+        if (!e->kind || e->nstacks == 0)
+            continue;
+        if (!touches(e, file)) {
+            elsewhere++;
+        } else if (strcmp(e->kind, "Race") == 0) {
+            sort_race(e, file, display, out);
+        } else if (strcmp(e->kind, "LockOrder") == 0) {
+            sort_lock_order(e, file, display, out);
+        } else if (strstr(e->stacks[0].label, "dubious: associated lock is not held")) {
+            add_unique(&out->notes, xstrdup("\"dubious: associated lock is not held\" reports on "
+                                            "condition-variable signals were dismissed: POSIX "
+                                            "allows signalling after unlocking"));
+        } else {
+            int l;
+            char *w = where(&e->stacks[0], file, display, &l);
+            add_unique(&out->found, xasprintf("%s: %s", w, e->stacks[0].label));
+            free(w);
+        }
+    }
+    if (elsewhere)
+        sb_printf(&out->notes, "%d report(s) that do not involve %s were ignored\n", elsewhere, file);
+}
+
+void race_sorted_free(struct race_sorted *s)
+{
+    for (int i = 0; i < s->nraces; i++)
+        free(s->races[i].text), free(s->races[i].key);
+    free(s->races);
+    free(s->found.buf);
+    free(s->notes.buf);
+    *s = (struct race_sorted){ 0 };
+}
+
+/* Runs the tests with `prefix` (valgrind or nothing) in front; 0 if it ran. */
+static int run_tests(const struct build_ctx *ctx, char **prefix, const char *binary,
+                     char **names, char *extra_env, int cpu, struct proc_result *res)
+{
+    char token[33];
+    char *tok_env = verdict_token_env(token);
+    char *env[] = { "KIT_MODE=race", tok_env, extra_env, NULL };
+    size_t n = 0, k = 0;
+    while (prefix[n])
+        n++;
+    while (names[k])
+        k++;
+    char **argv = xcalloc(n + k + 3, sizeof *argv);
+    memcpy(argv, prefix, n * sizeof *argv);
+    argv[n] = (char *)binary;
+    argv[n + 1] = "--run";
+    memcpy(argv + n + 2, names, k * sizeof *argv);
+    struct proc_spec spec = { .argv = argv, .env = env, .timeout_ms = ctx->ex->race_timeout_ms,
+                              .grace_ms = TERM_GRACE_MS, .output_cap = OUTPUT_CAP,
+                              .channel = true, .cpu = cpu };
+    int rc = proc_run(&spec, res);
+    free(argv);
+    free(tok_env);
+    return rc;
+}
+
+/* Runs the TSan build up to TSAN_ATTEMPTS times; the races it confirms. */
+static void tsan_confirm(const struct build_ctx *ctx, char **names, struct tsan_report *rep,
+                         struct strbuf *notes)
+{
+    char *why = NULL;
+    char *binary = build_tsan(ctx, &why);
+    if (!binary) {
+        sb_printf(notes, "ThreadSanitizer build failed, helgrind's race reports stand:\n%s", why);
+        free(why);
+        rep->nraces = -1;
+        return;
+    }
+    char *no_prefix[] = { NULL };
+    for (int attempt = 0; attempt < TSAN_ATTEMPTS && rep->nraces == 0; attempt++) {
+        char *dir = xasprintf("%s/tsan-%d", ctx->scratch, attempt);
+        char *opts = xasprintf("TSAN_OPTIONS=log_path=%s/tsan halt_on_error=0 exitcode=0 "
+                               "detect_deadlocks=0 report_thread_leaks=0 report_signal_unsafe=0",
+                               dir);
+        struct proc_result res;
+        remove_tree(dir);
+        mkdir_p(dir);
+        if (run_tests(ctx, no_prefix, binary, names, opts, 0, &res) == 0) {
+            tsan_parse_dir(dir, ctx->ex->student_file, rep);
+            proc_result_free(&res);
+        }
+        free(opts);
+        free(dir);
+    }
+    free(binary);
+}
+
+static bool confirmed(const struct race_line *r, const struct tsan_report *t)
+{
+    for (int i = 0; i < t->nraces; i++)
+        for (int a = 0; a < 2; a++)
+            for (int b = 0; b < 2; b++)
+                if (r->lines[b] && t->races[i].access[a].line == r->lines[b])
+                    return true;
+    return false;
+}
+
+static void report_tsan_race(const struct tsan_race *r, const char *display, struct strbuf *found)
+{
+    const struct tsan_access *a = &r->access[0], *b = &r->access[1];
+    add_unique(found, xasprintf("%s:%d: %s by thread %s races with %s at %s:%d by thread %s "
+                                "(ThreadSanitizer)",
+                                display, a->line, a->what, a->thread ? a->thread : "?",
+                                b->what ? b->what : "an access", display, b->line,
+                                b->thread ? b->thread : "?"));
+}
+
+/* Keeps the races TSan confirms; dismisses the rest with a note. */
+static void settle_races(const struct build_ctx *ctx, char **names, struct race_sorted *s)
+{
+    struct tsan_report t = { 0 };
+    tsan_confirm(ctx, names, &t, &s->notes);
+    int kept = 0;
+    for (int i = 0; i < s->nraces; i++)
+        if (t.nraces < 0 || confirmed(&s->races[i], &t)) {
+            add_unique(&s->found, xstrdup(s->races[i].text));
+            kept++;
+        }
+    for (int i = 0; !kept && i < t.nraces; i++)
+        report_tsan_race(&t.races[i], ctx->student_path, &s->found), kept++;
+    if (!kept)
+        sb_printf(&s->notes, "%d possible data race(s) reported by helgrind were not confirmed "
+                             "by ThreadSanitizer in %d runs and were dismissed (helgrind does not "
+                             "understand C11 atomics or sem_timedwait)\n", s->nraces, TSAN_ATTEMPTS);
+    if (t.nraces < 0)
+        t.nraces = 0;
+    tsan_report_free(&t);
+}
+
+void race_check(const struct build_ctx *ctx, const char *binary, char **test_names,
+                struct race_result *res)
+{
+    *res = (struct race_result){ .state = RACE_ERROR };
+    char **names = ctx->ex->race_tests ? ctx->ex->race_tests : test_names;
+    char *dir = xasprintf("%s/helgrind", ctx->scratch);
+    char *xml = xasprintf("--xml-file=%s/hg.%%p.xml", dir);
+    char *supp = xasprintf("--suppressions=%s/grader/helgrind.supp", ctx->kit);
+    char *valgrind[] = { "valgrind", "--tool=helgrind", "--xml=yes", xml, supp,
+                         "--fair-sched=yes", "--child-silent-after-fork=no", NULL };
+    struct race_sorted sorted = { 0 };
+    struct hg_report rep = { 0 };
+    struct proc_result run;
+
+    remove_tree(dir);
+    mkdir_p(dir);
+    if (run_tests(ctx, valgrind, binary, names, NULL, -1, &run) != 0) {
+        res->message = xasprintf("cannot run valgrind: %s", strerror(errno));
+        goto out;
+    }
+    hg_parse_dir(dir, &rep);
+    if (rep.nfiles == 0) {
+        res->message = xasprintf("helgrind did not run:\n%s", run.output);
+        proc_result_free(&run);
+        goto out;
+    }
+    race_sort_helgrind(&rep, ctx->ex->student_file, ctx->student_path, &sorted);
+    if (sorted.nraces)
+        settle_races(ctx, names, &sorted);
+    res->state = run.timed_out ? RACE_TIMEOUT : sorted.found.len ? RACE_FOUND : RACE_CLEAN;
+    if (run.timed_out)
+        sb_printf(&sorted.found, "the race check timed out after %g s under helgrind: a deadlock "
+                                 "(threads waiting for each other's locks)?\n",
+                  ctx->ex->race_timeout_ms / 1000.0);
+    res->message = sb_steal(&sorted.found);
+    res->notes = sb_steal(&sorted.notes);
+    proc_result_free(&run);
+out:
+    if (!res->notes)
+        res->notes = xstrdup("");
+    race_sorted_free(&sorted);
+    hg_report_free(&rep);
+    free(dir);
+    free(xml);
+    free(supp);
+}
+
+void race_result_free(struct race_result *res)
+{
+    free(res->message);
+    free(res->notes);
+    *res = (struct race_result){ 0 };
+}

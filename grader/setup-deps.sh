@@ -1,0 +1,51 @@
+#!/bin/sh
+# setup-deps.sh [grade|test] - make sure the tools the kit needs are here.
+# Installs what is missing with apt-get (as root, or through sudo without a
+# password prompt); otherwise names the exact command and fails.
+set -u
+purpose=${1:-grade}
+missing=""
+need() { missing="$missing $1"; }
+
+command -v gcc >/dev/null 2>&1 || need gcc
+command -v pkg-config >/dev/null 2>&1 || need pkg-config
+command -v valgrind >/dev/null 2>&1 || need valgrind
+if command -v pkg-config >/dev/null 2>&1; then
+    pkg-config --exists cunit || need libcunit1-dev
+    pkg-config --exists jansson || need libjansson-dev
+    pkg-config --exists libxml-2.0 || need libxml2-dev
+else
+    need libcunit1-dev; need libjansson-dev; need libxml2-dev
+fi
+if [ "$purpose" = test ]; then
+    command -v jq >/dev/null 2>&1 || need jq
+fi
+# ThreadSanitizer's runtime comes with gcc on Debian and Ubuntu; say so if not.
+tsan_ok() {
+    t=$(mktemp -d) || return 1
+    printf 'int main(void){return 0;}\n' > "$t/t.c"
+    gcc -fsanitize=thread "$t/t.c" -o "$t/t" >/dev/null 2>&1; rc=$?
+    rm -rf "$t"
+    return $rc
+}
+
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" = 0 ]; then sudo=""
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo"
+    else
+        echo "The kit needs:$missing. Install them with:" >&2
+        echo "    sudo apt-get install -y$missing" >&2
+        exit 2
+    fi
+    echo "Installing what the kit needs:$missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq >/dev/null &&
+        $sudo apt-get install -y -qq --no-install-recommends$missing >/dev/null ||
+        { echo "apt-get could not install:$missing" >&2; exit 2; }
+fi
+if command -v gcc >/dev/null 2>&1 && ! tsan_ok; then
+    echo "gcc cannot build with -fsanitize=thread: install gcc's ThreadSanitizer runtime" >&2
+    echo "    sudo apt-get install -y libtsan2   (libtsan0 on older releases)" >&2
+    exit 2
+fi
+exit 0

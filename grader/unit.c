@@ -1,0 +1,151 @@
+/* unit.c - see unit.h. */
+#define _GNU_SOURCE
+#include "unit.h"
+
+#include "proc.h"
+#include "util.h"
+#include "verdict.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+enum { LIST_TIMEOUT_MS = 10 * 1000, TERM_GRACE_MS = 300, OUTPUT_CAP = 8 * 1024 };
+
+char **unit_list(const char *binary, char **why)
+{
+    char token[33];
+    char *tok_env = verdict_token_env(token);
+    char *env[] = { tok_env, NULL };
+    char *argv[] = { (char *)binary, "--list", NULL };
+    struct proc_spec spec = { .argv = argv, .env = env, .timeout_ms = LIST_TIMEOUT_MS,
+                              .grace_ms = TERM_GRACE_MS, .channel = true, .cpu = -1 };
+    struct proc_result res;
+    char **names = NULL;
+    *why = NULL;
+    if (proc_run(&spec, &res) != 0) {
+        *why = xasprintf("cannot run the tests");
+        goto out;
+    }
+    names = verdict_list(res.channel, token);
+    if (!names) {
+        char *how = proc_describe(res.status);
+        *why = xasprintf("the test program %s before listing its tests%s%s", how,
+                         res.output[0] ? ":\n" : "", res.output);
+        free(how);
+    }
+    proc_result_free(&res);
+out:
+    free(tok_env);
+    return names;
+}
+
+/* Why a test process gave no verdict, in words that point at the usual cause. */
+static char *no_verdict_reason(const struct exercise *ex, const struct proc_result *res)
+{
+    if (res->timed_out)
+        return xasprintf("timed out after %g s: deadlock or lost wake-up? (a thread waits for "
+                         "a lock or a signal that never comes)", ex->timeout_ms / 1000.0);
+    if (WIFSIGNALED(res->status)) {
+        char *how = proc_describe(res->status);
+        char *msg = xasprintf("%s during the test%s", how,
+                              WTERMSIG(res->status) == SIGSEGV
+                                  ? ": a bad pointer, a use after free, or memory freed "
+                                    "while another thread still used it?"
+                                  : "");
+        free(how);
+        return msg;
+    }
+    char *how = proc_describe(res->status);
+    char *msg = xasprintf("the test process %s before the test finished: exit() or "
+                          "_exit() called inside the code under test?", how);
+    free(how);
+    return msg;
+}
+
+/* One run of one test; true when it passed. On failure *why and *output are set. */
+static bool run_once(const struct exercise *ex, const char *binary, const char *test,
+                     bool noise, char **why, char **output)
+{
+    char token[33];
+    char *tok_env = verdict_token_env(token);
+    char *env[] = { tok_env, noise ? "KIT_NOISE=1" : NULL, NULL };
+    char *argv[] = { (char *)binary, "--run", (char *)test, NULL };
+    struct proc_spec spec = { .argv = argv, .env = env, .timeout_ms = ex->timeout_ms,
+                              .grace_ms = TERM_GRACE_MS, .output_cap = OUTPUT_CAP,
+                              .channel = true, .cpu = -1 };
+    struct proc_result res;
+    bool ok = false;
+    if (proc_run(&spec, &res) != 0) {
+        *why = xasprintf("cannot run the test program");
+        *output = xstrdup("");
+        free(tok_env);
+        return false;
+    }
+    bool said = verdict_find(res.channel, token, test, &ok, why);
+    if (said && ok && !(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0)) {
+        /* Passed its checks, then crashed on the way out (a thread left running?). */
+        char *how = proc_describe(res.status);
+        free(*why);
+        *why = xasprintf("the checks passed, but then the test process %s: a thread "
+                         "still running after the function returned?", how);
+        free(how);
+        ok = false;
+    } else if (!said) {
+        *why = no_verdict_reason(ex, &res);
+    }
+    *output = ok ? NULL : xstrdup(res.output);
+    if (ok) {
+        free(*why);
+        *why = NULL;
+    }
+    proc_result_free(&res);
+    free(tok_env);
+    return ok;
+}
+
+static void run_test(const struct exercise *ex, const char *binary, struct test_result *t)
+{
+    char *why = NULL, *output = NULL;
+    t->passed = run_once(ex, binary, t->name, false, &why, &output);
+    for (int i = 1; t->passed && i <= ex->noise_runs; i++) {
+        t->passed = run_once(ex, binary, t->name, true, &why, &output);
+        if (!t->passed) {
+            char *plain = why;
+            why = xasprintf("passed a plain run but failed with schedule noise (run %d of %d, "
+                            "threads made to yield at every lock): %s",
+                            i, ex->noise_runs, plain);
+            free(plain);
+        }
+    }
+    t->message = why ? why : xstrdup("");
+    t->output = output ? output : xstrdup("");
+}
+
+void unit_run(const struct exercise *ex, const char *binary, struct unit_result *res)
+{
+    *res = (struct unit_result){ 0 };
+    char **names = unit_list(binary, &res->error);
+    if (!names)
+        return;
+    while (names[res->ntests])
+        res->ntests++;
+    res->tests = xcalloc((size_t)res->ntests, sizeof *res->tests);
+    for (int i = 0; i < res->ntests; i++) {
+        res->tests[i].name = names[i];
+        run_test(ex, binary, &res->tests[i]);
+    }
+    free(names);
+}
+
+void unit_result_free(struct unit_result *res)
+{
+    for (int i = 0; i < res->ntests; i++) {
+        free(res->tests[i].name);
+        free(res->tests[i].message);
+        free(res->tests[i].output);
+    }
+    free(res->tests);
+    free(res->error);
+    *res = (struct unit_result){ 0 };
+}
