@@ -231,14 +231,32 @@ static bool confirmed(const struct race_line *r, const struct tsan_report *t)
     return false;
 }
 
+/* "Previous atomic write of size 8" -> "atomic write" */
+static char *access_kind(const char *what)
+{
+    if (!what)
+        return xstrdup("access");
+    if (strncmp(what, "Previous ", 9) == 0)
+        what += 9;
+    char *kind = strndup(what, strcspn(what, "0123456789"));
+    char *size = strstr(kind, " of size");
+    if (size)
+        *size = '\0';
+    for (char *p = kind; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return kind;
+}
+
 static void report_tsan_race(const struct tsan_race *r, const char *display, struct strbuf *found)
 {
     const struct tsan_access *a = &r->access[0], *b = &r->access[1];
-    add_unique(found, xasprintf("%s:%d: %s by thread %s races with %s at %s:%d by thread %s "
-                                "(ThreadSanitizer)",
-                                display, a->line, a->what, a->thread ? a->thread : "?",
-                                b->what ? b->what : "an access", display, b->line,
-                                b->thread ? b->thread : "?"));
+    char *ka = access_kind(a->what), *kb = access_kind(b->what);
+    add_unique(found, xasprintf("%s:%d: %s by thread %s races with %s at %s:%d by thread %s: "
+                                "no lock or join orders the two accesses (ThreadSanitizer)",
+                                display, a->line, ka, a->thread ? a->thread : "?", kb, display,
+                                b->line, b->thread ? b->thread : "?"));
+    free(ka), free(kb);
 }
 
 /* Keeps the races TSan confirms; dismisses the rest with a note. */
