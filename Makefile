@@ -39,7 +39,7 @@ GRADER  := $(BUILD)/grader
 RUNNER  := $(BUILD)/runner/libkitrunner.a
 KITTEST := $(BUILD)/kit-unit-tests
 
-grade_args = --kit . --submission $(SUBMISSION) $(if $(EX),--ex $(EX)) \
+grade_args = --kit . --submission $(SUBMISSION) --scratch $(BUILD)/grade $(if $(EX),--ex $(EX)) \
              $(if $(RESULTS),--results $(RESULTS)) $(if $(JOBS),--jobs $(JOBS))
 
 .PHONY: all grade test help clean deps deps-test bench stability

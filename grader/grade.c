@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 json_t *json_text(const char *s)
 {
@@ -123,7 +124,10 @@ json_t *grade_exercise(const struct grade_opts *opts, const struct exercise *ex)
     int passed = 0, total = 0;
     const char *race = ex->race_check ? "skipped" : "none";
 
+    json_t *timing = json_object();
+    long t0 = now_ms();
     build_tests(&ctx, &b);
+    json_object_set_new(timing, "build", json_integer(now_ms() - t0));
     bool built = b.state == BUILD_OK || b.state == BUILD_WARNINGS;
     json_array_append_new(tests, entry(ex, "build", "build", 0, 0, built,
                                        b.messages[0] ? b.messages : "compiled without warnings"));
@@ -134,6 +138,8 @@ json_t *grade_exercise(const struct grade_opts *opts, const struct exercise *ex)
         struct unit_result u;
         unit_run(ex, b.binary, &u);
         score += add_unit_entries(ex, &u, tests, &passed);
+        json_object_set_new(timing, "unit", json_integer(u.plain_ms));
+        json_object_set_new(timing, "noise", json_integer(u.noise_ms));
         total = u.ntests;
         if (ex->race_check && !u.error) {
             struct race_result r;
@@ -148,6 +154,8 @@ json_t *grade_exercise(const struct grade_opts *opts, const struct exercise *ex)
                                                clean ? ex->race_points : 0, ex->race_points, clean, out));
             score += clean ? ex->race_points : 0;
             race = race_word(r.state);
+            json_object_set_new(timing, "helgrind", json_integer(r.helgrind_ms));
+            json_object_set_new(timing, "tsan", json_integer(r.tsan_ms));
             free(out);
             race_result_free(&r);
         }
@@ -168,6 +176,7 @@ json_t *grade_exercise(const struct grade_opts *opts, const struct exercise *ex)
     json_object_set_new(res, "race", json_string(race));
     json_object_set_new(res, "hint", ex->hints && ex->hints[0] ? json_string(ex->hints[0]) : json_null());
     json_object_set_new(res, "tests", tests);
+    json_object_set_new(res, "timing_ms", timing);
     build_result_free(&b);
     free(student);
     free(scratch);

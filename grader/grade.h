@@ -7,6 +7,7 @@
  *     "tests_passed", "tests_total",
  *     "race": "clean" | "found" | "timeout" | "error" | "none" | "skipped",
  *     "hint": first hint or null,
+ *     "timing_ms": { "build", "unit", "noise", "helgrind", "tsan" },
  *     "tests": [ Gradescope test objects, tagged [ID, build|unit|race] ] } */
 #ifndef KIT_GRADE_H
 #define KIT_GRADE_H

@@ -33,13 +33,6 @@ void proc_kill_running(void)
 /* The descriptor number the child sees its channel at. */
 enum { CHANNEL_FD = 3, DEFAULT_CAP = 64 * 1024 };
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* Output kept as head and tail around what was cut. */
 struct capture {
     struct strbuf head, tail;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 enum { TSAN_ATTEMPTS = 3, TERM_GRACE_MS = 3000, OUTPUT_CAP = 8 * 1024 };
 
@@ -194,6 +195,7 @@ static int run_tests(const struct build_ctx *ctx, char **prefix, const char *bin
 static void tsan_confirm(const struct build_ctx *ctx, char **names, struct tsan_report *rep,
                          struct strbuf *notes)
 {
+    /* Timed by the caller, build included. */
     char *why = NULL;
     char *binary = build_tsan(ctx, &why);
     if (!binary) {
@@ -308,8 +310,12 @@ void race_check(const struct build_ctx *ctx, const char *binary, char **test_nam
         goto out;
     }
     race_sort_helgrind(&rep, ctx->ex->student_file, ctx->student_path, &sorted);
-    if (sorted.nraces)
+    res->helgrind_ms = run.elapsed_ms;
+    if (sorted.nraces) {
+        long t0 = now_ms();
         settle_races(ctx, names, &sorted);
+        res->tsan_ms = now_ms() - t0;
+    }
     res->state = run.timed_out ? RACE_TIMEOUT : sorted.found.len ? RACE_FOUND : RACE_CLEAN;
     if (run.timed_out)
         sb_printf(&sorted.found, "the race check timed out after %g s under helgrind: a deadlock "

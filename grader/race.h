@@ -29,6 +29,8 @@ struct race_result {
     enum race_state state;
     char *message;     /* for the student: one line per distinct problem */
     char *notes;       /* what was dismissed and why ("" if nothing) */
+    long helgrind_ms;
+    long tsan_ms;      /* 0 unless helgrind reported races */
 };
 
 /* test_names: the tests to run when the manifest does not choose. */

@@ -65,7 +65,7 @@ static char *no_verdict_reason(const struct exercise *ex, const struct proc_resu
 
 /* One run of one test; true when it passed. On failure *why and *output are set. */
 static bool run_once(const struct exercise *ex, const char *binary, const char *test,
-                     bool noise, char **why, char **output)
+                     bool noise, char **why, char **output, long *elapsed_ms)
 {
     char token[33];
     char *tok_env = verdict_token_env(token);
@@ -82,6 +82,7 @@ static bool run_once(const struct exercise *ex, const char *binary, const char *
         free(tok_env);
         return false;
     }
+    *elapsed_ms += res.elapsed_ms;
     bool said = verdict_find(res.channel, token, test, &ok, why);
     if (said && ok && !(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0)) {
         /* Passed its checks, then crashed on the way out (a thread left running?). */
@@ -104,12 +105,13 @@ static bool run_once(const struct exercise *ex, const char *binary, const char *
     return ok;
 }
 
-static void run_test(const struct exercise *ex, const char *binary, struct test_result *t)
+static void run_test(const struct exercise *ex, const char *binary, struct test_result *t,
+                     struct unit_result *res)
 {
     char *why = NULL, *output = NULL;
-    t->passed = run_once(ex, binary, t->name, false, &why, &output);
+    t->passed = run_once(ex, binary, t->name, false, &why, &output, &res->plain_ms);
     for (int i = 1; t->passed && i <= ex->noise_runs; i++) {
-        t->passed = run_once(ex, binary, t->name, true, &why, &output);
+        t->passed = run_once(ex, binary, t->name, true, &why, &output, &res->noise_ms);
         if (!t->passed) {
             char *plain = why;
             why = xasprintf("passed a plain run but failed with schedule noise (run %d of %d, "
@@ -133,7 +135,7 @@ void unit_run(const struct exercise *ex, const char *binary, struct unit_result 
     res->tests = xcalloc((size_t)res->ntests, sizeof *res->tests);
     for (int i = 0; i < res->ntests; i++) {
         res->tests[i].name = names[i];
-        run_test(ex, binary, &res->tests[i]);
+        run_test(ex, binary, &res->tests[i], res);
     }
     free(names);
 }

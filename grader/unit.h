@@ -23,6 +23,8 @@ struct unit_result {
     struct test_result *tests;
     int ntests;
     char *error;       /* non-NULL: the tests could not even be listed */
+    long plain_ms;     /* time spent in plain runs */
+    long noise_ms;     /* time spent in schedule-noise runs */
 };
 
 void unit_run(const struct exercise *ex, const char *binary, struct unit_result *res);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 void *xmalloc(size_t n)
@@ -196,4 +197,11 @@ void for_each_line(const char *text, void (*fn)(const char *line, size_t len, vo
         fn(text, len, arg);
         text += len + (nl ? 1 : 0);
     }
+}
+
+long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }

@@ -31,6 +31,9 @@ int remove_tree(const char *path);
 bool is_dir(const char *path);
 bool is_file(const char *path);
 
+/* CLOCK_MONOTONIC in milliseconds. */
+long now_ms(void);
+
 /* Lines of text: calls fn for each line (without its newline). */
 void for_each_line(const char *text, void (*fn)(const char *line, size_t len, void *arg), void *arg);
 
