@@ -13,7 +13,26 @@
 #include <sys/stat.h>
 #include <time.h>
 
-enum { TSAN_ATTEMPTS = 3, TERM_GRACE_MS = 3000, OUTPUT_CAP = 8 * 1024 };
+enum { TSAN_ATTEMPTS = 3, TERM_GRACE_MS = 3000, OUTPUT_CAP = 8 * 1024, MAX_PROBLEMS = 8 };
+
+/* Keeps the first `max` lines of text and says how many more there were. */
+static char *cap_lines(char *text, int max)
+{
+    char *p = text;
+    for (int i = 0; i < max && p; i++) {
+        p = strchr(p, '\n');
+        p = p ? p + 1 : NULL;
+    }
+    if (!p || !*p)
+        return text;
+    int more = 0;
+    for (char *q = p; *q; q++)
+        more += *q == '\n';
+    *p = '\0';
+    char *capped = xasprintf("%s(and %d more like these)\n", text, more);
+    free(text);
+    return capped;
+}
 
 /* "file.c:14", from the first frame in the student file, else the first frame
  * with a file at all, else "?". */
@@ -21,8 +40,16 @@ static char *where(const struct hg_stack *st, const char *file, const char *disp
 {
     const struct hg_frame *f = hg_frame_in(st, file);
     *line = f ? f->line : 0;
-    if (f)
+    if (f) {
+        /* A helper (lock_account) says little alone: name its caller too. */
+        const struct hg_frame *caller = NULL;
+        for (const struct hg_frame *c = f + 1; c < st->frames + st->nframes && !caller; c++)
+            if (c->file && strcmp(c->file, file) == 0)
+                caller = c;
+        if (caller && f->fn && caller->fn && strcmp(f->fn, caller->fn) != 0)
+            return xasprintf("%s:%d (%s, called from line %d)", display, f->line, f->fn, caller->line);
         return xasprintf("%s:%d", display, f->line);
+    }
     for (int i = 0; i < st->nframes; i++)
         if (st->frames[i].file)
             return xasprintf("%s:%d", st->frames[i].file, st->frames[i].line);
@@ -119,11 +146,31 @@ static void sort_lock_order(const struct hg_error *e, const char *file, const ch
     char *w = where(&e->stacks[0], file, display, &l);
     char *w1 = first ? where(first, file, display, &l) : xstrdup("?");
     char *w2 = later ? where(later, file, display, &l) : xstrdup("?");
-    add_unique(&out->found, xasprintf("%s: lock order inversion: thread #%d takes two locks in "
-                                      "the opposite order to the one taken at %s then %s: two "
-                                      "threads doing both can deadlock",
-                                      w, e->stacks[0].thread, w1, w2));
-    free(w), free(w1), free(w2);
+    /* One line per place, whichever threads met there. */
+    char *key = xasprintf("%s: lock order inversion:", w);
+    if (!out->found.buf || !strstr(out->found.buf, key))
+        add_unique(&out->found, xasprintf("%s thread #%d takes two locks in the opposite order "
+                                          "to the one taken at %s then %s: two threads doing "
+                                          "both can deadlock", key, e->stacks[0].thread, w1, w2));
+    free(key), free(w), free(w1), free(w2);
+}
+
+/* "Thread #18: Exiting thread still holds 1 lock" at one place is the same
+ * problem whichever thread met it: one line per text and place. */
+static void sort_other(const struct hg_error *e, const char *file, const char *display,
+                       struct race_sorted *out)
+{
+    int l;
+    const char *label = e->stacks[0].label;
+    if (strncmp(label, "Thread #", 8) == 0 && strstr(label, ": "))
+        label = strstr(label, ": ") + 2;
+    char *w = where(&e->stacks[0], file, display, &l);
+    char *key = xasprintf("%s: %s", w, label);
+    if (!out->found.buf || !strstr(out->found.buf, key))
+        add_unique(&out->found, e->stacks[0].thread
+                                    ? xasprintf("%s (thread #%d)", key, e->stacks[0].thread)
+                                    : xstrdup(key));
+    free(key), free(w);
 }
 
 void race_sort_helgrind(const struct hg_report *rep, const char *file, const char *display,
@@ -145,10 +192,7 @@ void race_sort_helgrind(const struct hg_report *rep, const char *file, const cha
                                             "condition-variable signals were dismissed: POSIX "
                                             "allows signalling after unlocking"));
         } else {
-            int l;
-            char *w = where(&e->stacks[0], file, display, &l);
-            add_unique(&out->found, xasprintf("%s: %s", w, e->stacks[0].label));
-            free(w);
+            sort_other(e, file, display, out);
         }
     }
     if (elsewhere)
@@ -321,7 +365,7 @@ void race_check(const struct build_ctx *ctx, const char *binary, char **test_nam
         sb_printf(&sorted.found, "the race check timed out after %g s under helgrind: a deadlock "
                                  "(threads waiting for each other's locks)?\n",
                   ctx->ex->race_timeout_ms / 1000.0);
-    res->message = sb_steal(&sorted.found);
+    res->message = cap_lines(sb_steal(&sorted.found), MAX_PROBLEMS);
     res->notes = sb_steal(&sorted.notes);
     proc_result_free(&run);
 out:
