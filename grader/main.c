@@ -137,36 +137,64 @@ static void worker(const struct grade_opts *g, const char *id)
     _exit(rc);
 }
 
+/* One line on stderr as each exercise is done, when someone is watching. */
+static void say_done(const struct grade_opts *g, const char *id, long ms)
+{
+    if (!isatty(STDERR_FILENO))
+        return;
+    char *path = xasprintf("%s/%s/result.json", g->scratch, id);
+    json_t *r = json_load_file(path, 0, NULL);
+    fprintf(stderr, "  graded %-22s %5.1f/%-4g (%.1f s)\n", id,
+            json_number_value(json_object_get(r, "score")),
+            json_number_value(json_object_get(r, "max_score")), ms / 1000.0);
+    json_decref(r);
+    free(path);
+}
+
 /* Grades the exercises, `jobs` at a time; 0 if every worker finished. */
 static int run_workers(const struct grade_opts *g, char **ids, int jobs)
 {
+    size_t n = 0;
+    while (ids[n])
+        n++;
+    pid_t *pids = xcalloc(n, sizeof *pids);
+    long *started = xcalloc(n, sizeof *started);
+    size_t next = 0;
     int running = 0, failed = 0;
-    for (char **p = ids; *p || running; ) {
-        if (*p && running < jobs) {
+    while (next < n || running > 0) {
+        if (next < n && running < jobs) {
             pid_t pid = fork();
             if (pid == 0)
-                worker(g, *p);
+                worker(g, ids[next]);
             if (pid < 0) {
                 perror("grader: fork");
                 failed = 1;
-                break;
+                n = next;   /* start no more */
+                continue;
             }
+            pids[next] = pid;
+            started[next++] = now_ms();
             running++;
-            p++;
             continue;
         }
         int status;
-        if (wait(&status) < 0) {
+        pid_t pid = wait(&status);
+        if (pid < 0) {
             if (errno == EINTR)
                 continue;
             break;
         }
         running--;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-            failed = 1;
+        for (size_t i = 0; i < next; i++)
+            if (pids[i] == pid) {
+                if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                    say_done(g, ids[i], now_ms() - started[i]);
+                else
+                    failed = 1;
+            }
     }
-    while (running > 0 && wait(NULL) > 0)
-        running--;
+    free(pids);
+    free(started);
     return failed ? -1 : 0;
 }
 
