@@ -203,6 +203,8 @@ static int compile_and_link(const struct build_ctx *ctx, const struct variant *v
     args_add(&link, ctx->runner_lib);
     if (var->noise)
         args_add(&link, wrap);
+    for (char **f = ctx->ex->link_flags; f && *f; f++)
+        args_add(&link, *f);
     for (char *tok = strtok(libs, " "); tok; tok = strtok(NULL, " "))
         args_add(&link, tok);
     args_add(&link, "-o");

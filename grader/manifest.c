@@ -85,14 +85,21 @@ int manifest_load(const char *kit, const char *id, struct exercise *ex, char **e
     if (!ex->race_check)
         ex->race_points = 0;
     json_t *tests = json_object_get(root, "race_tests");
+    size_t i;
     if (json_is_array(tests)) {
-        size_t i, n = 0;
+        size_t n = 0;
         json_t *t;
         ex->race_tests = xcalloc(1, sizeof *ex->race_tests);
         json_array_foreach(tests, i, t)
             if (json_is_string(t))
                 ex->race_tests = strv_push(ex->race_tests, &n, xstrdup(json_string_value(t)));
     }
+    ex->link_flags = xcalloc(1, sizeof *ex->link_flags);
+    size_t nflags = 0;
+    json_t *flag;
+    json_array_foreach(json_object_get(root, "link_flags"), i, flag)
+        if (json_is_string(flag))
+            ex->link_flags = strv_push(ex->link_flags, &nflags, xstrdup(json_string_value(flag)));
     char *readme_path = xasprintf("%s/exercises/%s/README.md", kit, id);
     char *readme = read_file(readme_path, NULL);
     ex->hints = hints_parse(readme);
@@ -114,6 +121,7 @@ void manifest_free(struct exercise *ex)
     free(ex->student_file);
     strv_free(ex->race_tests);
     strv_free(ex->hints);
+    strv_free(ex->link_flags);
     *ex = (struct exercise){ 0 };
 }
 

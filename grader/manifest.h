@@ -21,6 +21,7 @@ struct exercise {
     bool race_check;      /* false: the exercise has no threads */
     char **race_tests;    /* NULL: all tests; else NULL-terminated names */
     char **hints;         /* NULL-terminated, gentle to strong */
+    char **link_flags;    /* extra flags for linking the tests (e.g. -Wl,--wrap=fork); never NULL */
 };
 
 /* Loads tests/ID/exercise.json under kit; 0, or -1 with a message in *err. */

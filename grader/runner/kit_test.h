@@ -38,6 +38,10 @@ void kit_sleep_ms(long ms);
  * test with a failure if a thread cannot be started. */
 void kit_run_threads(int n, void (*fn)(int i, void *arg), void *arg);
 
+/* The exit status of a forked child that returned from the test function
+ * instead of exiting (the runner ends it; only the test's own process reports). */
+#define KIT_CHILD_RETURNED 111
+
 /* Records a failure with a printf-style message (the student sees it). */
 void kit_fail_at(const char *file, unsigned line, bool fatal,
                  const char *fmt, ...)

@@ -124,7 +124,7 @@ static bool run_one(const char *name, bool report)
     }
     json_object_set_new(rec, "ok", json_boolean(ok));
     if (getpid() != self)
-        _exit(111);
+        _exit(KIT_CHILD_RETURNED);
     if (report)
         send_record(rec);
     else

@@ -38,7 +38,7 @@ static void test_full_manifest_is_read(void)
     put("04-race-counter",
         "{\"title\": \"The racing counter\", \"student_file\": \"counter.c\", \"points\": 12,"
         " \"race_points\": 3, \"timeout_s\": 2.5, \"noise_runs\": 4, \"race_timeout_s\": 30,"
-        " \"race_tests\": [\"a/b\", \"c/d\"]}",
+        " \"race_tests\": [\"a/b\", \"c/d\"], \"link_flags\": [\"-Wl,--wrap=fork\"]}",
         "# 04\n\n## Hints\n1. gentle\n2. strong\n");
     struct exercise ex;
     char *err = NULL;
@@ -53,6 +53,8 @@ static void test_full_manifest_is_read(void)
     CU_ASSERT_TRUE(ex.race_check);
     CU_ASSERT_STRING_EQUAL(ex.race_tests[1], "c/d");
     CU_ASSERT_PTR_NULL(ex.race_tests[2]);
+    CU_ASSERT_STRING_EQUAL(ex.link_flags[0], "-Wl,--wrap=fork");
+    CU_ASSERT_PTR_NULL(ex.link_flags[1]);
     CU_ASSERT_STRING_EQUAL(ex.hints[0], "gentle");
     CU_ASSERT_STRING_EQUAL(ex.hints[1], "strong");
     manifest_free(&ex);
@@ -68,6 +70,8 @@ static void test_defaults_fill_what_is_left_out(void)
     CU_ASSERT_EQUAL(ex.noise_runs, 2);
     CU_ASSERT_TRUE(ex.race_check);
     CU_ASSERT_PTR_NULL(ex.race_tests);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ex.link_flags);
+    CU_ASSERT_PTR_NULL(ex.link_flags[0]);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ex.hints);
     CU_ASSERT_PTR_NULL(ex.hints[0]);
     manifest_free(&ex);
