@@ -6,6 +6,8 @@
 #include "util.h"
 #include "verdict.h"
 
+#include "runner/kit_limits.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -41,11 +43,11 @@ out:
 }
 
 /* Why a test process gave no verdict, in words that point at the usual cause. */
-static char *no_verdict_reason(const struct exercise *ex, const struct proc_result *res)
+static char *no_verdict_reason(long limit_ms, const struct proc_result *res)
 {
     if (res->timed_out)
         return xasprintf("timed out after %g s: deadlock or lost wake-up? (a thread waits for "
-                         "a lock or a signal that never comes)", ex->timeout_ms / 1000.0);
+                         "a lock or a signal that never comes)", limit_ms / 1000.0);
     if (WIFSIGNALED(res->status)) {
         char *how = proc_describe(res->status);
         char *msg = xasprintf("%s during the test%s", how,
@@ -71,7 +73,8 @@ static bool run_once(const struct exercise *ex, const char *binary, const char *
     char *tok_env = verdict_token_env(token);
     char *env[] = { tok_env, noise ? "KIT_NOISE=1" : NULL, NULL };
     char *argv[] = { (char *)binary, "--run", (char *)test, NULL };
-    struct proc_spec spec = { .argv = argv, .env = env, .timeout_ms = ex->timeout_ms,
+    long limit = ex->timeout_ms * (noise ? KIT_NOISE_TIME_FACTOR : 1);
+    struct proc_spec spec = { .argv = argv, .env = env, .timeout_ms = limit,
                               .grace_ms = TERM_GRACE_MS, .output_cap = OUTPUT_CAP,
                               .channel = true, .cpu = -1 };
     struct proc_result res;
@@ -93,7 +96,7 @@ static bool run_once(const struct exercise *ex, const char *binary, const char *
         free(how);
         ok = false;
     } else if (!said) {
-        *why = no_verdict_reason(ex, &res);
+        *why = no_verdict_reason(limit, &res);
     }
     *output = ok ? NULL : xstrdup(res.output);
     if (ok) {

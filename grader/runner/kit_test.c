@@ -23,6 +23,14 @@ long kit_scale(long native, long race)
     return kit_race_mode() ? race : native;
 }
 
+long kit_time_factor(void)
+{
+    const char *noise = getenv("KIT_NOISE");
+    if (kit_race_mode())
+        return KIT_RACE_TIME_FACTOR;
+    return noise && strcmp(noise, "1") == 0 ? KIT_NOISE_TIME_FACTOR : 1;
+}
+
 long kit_now_ms(void)
 {
     struct timespec ts;
