@@ -50,7 +50,7 @@ all: $(GRADER) $(RUNNER)
 # grading happens while this file is read, and lost points turn on question
 # mode (-q), whose "not up to date" is make's exit status 1.
 ifneq ($(filter grade,$(MAKECMDGOALS)),)
-grade_built := $(shell $(MAKE) --no-print-directory -s deps all >&2 && echo ok)
+grade_built := $(shell $(MAKE) --no-print-directory -s BUILD=$(BUILD) deps all >&2 && echo ok)
 ifneq ($(grade_built),ok)
 $(error the grader could not be built (see above))
 endif
