@@ -11,7 +11,7 @@
 #include <string.h>
 
 /* Defaults for what a manifest leaves out. */
-enum { DEFAULT_TIMEOUT_S = 5, DEFAULT_RACE_TIMEOUT_S = 60, DEFAULT_NOISE_RUNS = 2 };
+enum { DEFAULT_TIMEOUT_S = 5, DEFAULT_RACE_TIMEOUT_S = 30, DEFAULT_NOISE_RUNS = 2 };
 
 void strv_free(char **v)
 {
