@@ -14,7 +14,7 @@ static void test_add_negative_numbers(void)
 
 static void test_count_with_threads(void)
 {
-    long per = kit_scale(5000, 200);
+    long per = kit_scale(1000, 200);   /* plumbing, not stress: cheap even with noise on a loaded machine */
     for (int n = 1; n <= 4; n *= 2)
         KIT_CHECK_EQ(n * per, probe_count(n, per), "probe_count: lost updates");
 }
