@@ -173,6 +173,15 @@ static void sort_other(const struct hg_error *e, const char *file, const char *d
     free(key), free(w);
 }
 
+/* "pthread_cond_wait succeeded without prior pthread_cond_post", "sem_wait
+ * succeeded on semaphore without prior sem_post": with process-shared objects
+ * the post happened in another process, where this helgrind cannot see it. */
+static bool woken_by_unseen_post(const char *label)
+{
+    const char *s = strstr(label, " succeeded ");
+    return s && strstr(s, " without prior ");
+}
+
 void race_sort_helgrind(const struct hg_report *rep, const char *file, const char *display,
                         struct race_sorted *out)
 {
@@ -191,6 +200,10 @@ void race_sort_helgrind(const struct hg_report *rep, const char *file, const cha
             add_unique(&out->notes, xstrdup("\"dubious: associated lock is not held\" reports on "
                                             "condition-variable signals were dismissed: POSIX "
                                             "allows signalling after unlocking"));
+        } else if (woken_by_unseen_post(e->stacks[0].label)) {
+            add_unique(&out->notes, xstrdup("reports of waits that \"succeeded without prior "
+                                            "post\" were dismissed: helgrind does not see a "
+                                            "signal or sem_post made by another process"));
         } else {
             sort_other(e, file, display, out);
         }

@@ -73,7 +73,7 @@ static void test_a_folder_of_documents_is_read_whole(void)
 {
     struct hg_report rep = { 0 };
     hg_parse_dir(DATA, &rep);
-    CU_ASSERT_EQUAL(rep.nfiles, 7);
+    CU_ASSERT_EQUAL(rep.nfiles, 8);
     CU_ASSERT_TRUE(rep.truncated);
     hg_report_free(&rep);
 }

@@ -61,6 +61,16 @@ static void test_dubious_signal_after_unlock_is_dismissed(void)
     race_sorted_free(&s);
 }
 
+static void test_wait_woken_from_another_process_is_dismissed(void)
+{
+    struct race_sorted s = sort(DATA "cond-wait-across-fork.xml", "counter.c");
+    CU_ASSERT_EQUAL(s.found.len, 0);
+    CU_ASSERT_EQUAL(s.nraces, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s.notes.buf);
+    CU_ASSERT_PTR_NOT_NULL(strstr(s.notes.buf, "another process"));
+    race_sorted_free(&s);
+}
+
 static void test_pthread_misuse_is_reported_as_helgrind_says(void)
 {
     struct race_sorted s = sort(DATA "unlock-bogus.xml", "counter.c");
@@ -93,6 +103,7 @@ static CU_TestInfo tests[] = {
     { "test_lock_order_inversion_is_reported", test_lock_order_inversion_is_reported },
     { "test_lock_order_through_trylock_is_dismissed", test_lock_order_through_trylock_is_dismissed },
     { "test_dubious_signal_after_unlock_is_dismissed", test_dubious_signal_after_unlock_is_dismissed },
+    { "test_wait_woken_from_another_process_is_dismissed", test_wait_woken_from_another_process_is_dismissed },
     { "test_pthread_misuse_is_reported_as_helgrind_says", test_pthread_misuse_is_reported_as_helgrind_says },
     { "test_reports_outside_the_student_file_are_ignored", test_reports_outside_the_student_file_are_ignored },
     { "test_atomic_publication_races_are_only_candidates", test_atomic_publication_races_are_only_candidates },

@@ -1,4 +1,6 @@
 #include <unistd.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <pthread.h>
 #include <stdatomic.h>
 static long n;
@@ -14,6 +16,14 @@ static void *ba(void *x) { (void)x; pthread_mutex_lock(&b); pthread_mutex_lock(&
 static void *ba_try(void *x) { (void)x; pthread_mutex_lock(&b); if (pthread_mutex_trylock(&a) == 0) pthread_mutex_unlock(&a); pthread_mutex_unlock(&b); return 0; }
 static void *signaller(void *x) { (void)x; usleep(200000); pthread_mutex_lock(&c); ready = 1; pthread_mutex_unlock(&c); pthread_cond_signal(&cv); return 0; }
 static void *publisher(void *x) { (void)x; published = 42; atomic_store_explicit(&flag, 1, memory_order_release); return 0; }
+struct shared { pthread_mutex_t m; pthread_cond_t cv; int ready; };
+static void across_fork(void) {   /* a process-shared condition variable signalled by a child */
+    struct shared *s = mmap(0, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    pthread_mutexattr_t ma; pthread_mutexattr_init(&ma); pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED); pthread_mutex_init(&s->m, &ma);
+    pthread_condattr_t ca; pthread_condattr_init(&ca); pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED); pthread_cond_init(&s->cv, &ca);
+    if (fork() == 0) { usleep(200000); pthread_mutex_lock(&s->m); s->ready = 1; pthread_cond_signal(&s->cv); pthread_mutex_unlock(&s->m); _exit(0); }
+    pthread_mutex_lock(&s->m); while (!s->ready) pthread_cond_wait(&s->cv, &s->m); pthread_mutex_unlock(&s->m); wait(0);
+}
 static void two(void *(*f)(void *), void *(*g)(void *)) { pthread_t t1, t2; pthread_create(&t1, 0, f, 0); pthread_join(t1, 0); pthread_create(&t2, 0, g, 0); pthread_join(t2, 0); }
 int main(int argc, char **argv) {
     (void)argc;
@@ -23,6 +33,7 @@ int main(int argc, char **argv) {
     case 't': two(ab, ba_try); break;
     case 'd': { pthread_t t; pthread_create(&t, 0, signaller, 0); pthread_mutex_lock(&c); while (!ready) pthread_cond_wait(&cv, &c); pthread_mutex_unlock(&c); pthread_join(t, 0); break; }
     case 'u': pthread_mutex_unlock(&a); break;
+    case 's': across_fork(); break;
     case 'p': { pthread_t t; pthread_create(&t, 0, publisher, 0); while (!atomic_load_explicit(&flag, memory_order_acquire)) ; long v = published; (void)v; pthread_join(t, 0); break; }
     }
     return 0;
