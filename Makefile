@@ -41,7 +41,7 @@ KITTEST := $(BUILD)/kit-unit-tests
 grade_args = --kit . --submission $(SUBMISSION) --scratch $(BUILD)/grade $(if $(EX),--ex $(EX)) \
              $(if $(RESULTS),--results $(RESULTS)) $(if $(JOBS),--jobs $(JOBS))
 
-.PHONY: all grade test help clean deps deps-test bench stability
+.PHONY: all grade test help clean deps deps-test bench stability robustness
 all: $(GRADER) $(RUNNER)
 
 ## grade: grade exercises/ (EX=04, SUBMISSION=DIR, RESULTS=FILE, JOBS=N)
@@ -76,9 +76,13 @@ test: deps-test all $(KITTEST)
 bench: deps all
 	$(Q)tests/bench $(GRADER) $(RUNS)
 
-## stability: the solutions at full marks COUNT=10 times in a row, other core busy
+## stability: grade the solutions COUNT=10 and each mutant MUTANT_RUNS=0 times, other core busy
 stability: deps all
-	$(Q)tests/stability $(GRADER) $(COUNT)
+	$(Q)tests/stability $(GRADER) $(COUNT) $(MUTANT_RUNS)
+
+## robustness: grade the hostile corpus (SANDBOX=auto|bwrap|reduced), one row per case
+robustness: deps-test all
+	$(Q)tests/robustness $(GRADER) --sandbox $(or $(SANDBOX),auto)
 
 ## help: this list
 help:

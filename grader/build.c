@@ -3,6 +3,7 @@
 #include "build.h"
 
 #include "proc.h"
+#include "symbols.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -22,7 +23,7 @@
 
 enum {
     MAX_STUDENT_BYTES = 1024 * 1024,
-    COMPILE_TIMEOUT_MS = 60 * 1000,
+    COMPILE_TIMEOUT_MS = 20 * 1000,
     MAX_ARGS = 64,
 };
 
@@ -102,12 +103,15 @@ static void rewrite_line(const char *line, size_t len, void *arg)
 }
 
 /* Runs the compiler in the scratch source folder; 0 when it succeeded. The
- * compiler's messages are appended to *msgs. */
-static int run_cc(const struct build_ctx *ctx, char **argv, struct strbuf *msgs)
+ * compiler's messages are appended to *msgs. `student`: the command reads the
+ * student's file (which may #include anything), so it runs in the jail. */
+static int run_cc(const struct build_ctx *ctx, char **argv, bool student, struct strbuf *msgs)
 {
     char *src = xasprintf("%s/src", ctx->scratch);
+    struct jail jail = { .sb = ctx->sb, .dir = src, .dir_writable = true,
+                         .lim = jail_limits_for(COMPILE_TIMEOUT_MS, JAIL_NATIVE) };
     struct proc_spec spec = { .argv = argv, .cwd = src, .timeout_ms = COMPILE_TIMEOUT_MS,
-                              .grace_ms = 500, .cpu = -1 };
+                              .grace_ms = 500, .cpu = -1, .jail = student ? &jail : NULL };
     struct proc_result res;
     int rc = -1;
     if (proc_run(&spec, &res) != 0) {
@@ -183,7 +187,7 @@ static int compile_and_link(const struct build_ctx *ctx, const struct variant *v
     args_add(&student, ctx->ex->student_file);
     args_add(&student, "-o");
     args_add(&student, obj);
-    if (run_cc(ctx, student.v, msgs) != 0)
+    if (run_cc(ctx, student.v, true, msgs) != 0)
         goto out;
 
     args_compile(&tests, var);
@@ -194,7 +198,7 @@ static int compile_and_link(const struct build_ctx *ctx, const struct variant *v
     args_add(&tests, tsrc);
     args_add(&tests, "-o");
     args_add(&tests, tobj);
-    if (run_cc(ctx, tests.v, msgs) != 0)
+    if (run_cc(ctx, tests.v, false, msgs) != 0 || symbols_confine(ctx, obj, tobj, msgs) != 0)
         goto out;
 
     args_compile(&link, var);
@@ -209,7 +213,7 @@ static int compile_and_link(const struct build_ctx *ctx, const struct variant *v
         args_add(&link, tok);
     args_add(&link, "-o");
     args_add(&link, out);
-    rc = run_cc(ctx, link.v, msgs);
+    rc = run_cc(ctx, link.v, false, msgs);
 out:
     free(obj);
     free(tobj);
@@ -241,7 +245,7 @@ void build_tests(const struct build_ctx *ctx, struct build_result *res)
         goto out;
     }
     if (mkdir_p(src) != 0 || copy_headers(ctx->kit, ctx->ex->id, src) != 0 ||
-        copy_file(ctx->student_path, copy) != 0) {
+        copy_file(ctx->student_path, copy) != 0 || sandbox_give(ctx->sb, src) != 0) {
         sb_printf(&msgs, "cannot prepare %s: %s\n", src, strerror(errno));
         goto out;
     }

@@ -10,6 +10,7 @@
 #define KIT_BUILD_H
 
 #include "manifest.h"
+#include "sandbox.h"
 
 enum build_state { BUILD_OK, BUILD_WARNINGS, BUILD_FAILED, BUILD_MISSING };
 
@@ -19,6 +20,7 @@ struct build_ctx {
     const struct exercise *ex;
     const char *student_path; /* the submission's NAME.c, as the student knows it */
     const char *scratch;      /* this exercise's scratch folder (created) */
+    const struct sandbox *sb; /* how student code runs */
 };
 
 struct build_result {

@@ -113,11 +113,42 @@ static char **listed_names(const struct unit_result *u)
     return names;
 }
 
+/* The outcome object, shared by graded and lost exercises. */
+static json_t *outcome(const struct exercise *ex, double score, const char *build, int passed,
+                       int total, const char *race, json_t *tests, json_t *timing)
+{
+    json_t *res = json_object();
+    json_object_set_new(res, "id", json_string(ex->id));
+    json_object_set_new(res, "title", json_string(ex->title));
+    json_object_set_new(res, "score", json_real(round2(score)));
+    json_object_set_new(res, "max_score", json_real(round2(ex->points)));
+    json_object_set_new(res, "build", json_string(build));
+    json_object_set_new(res, "tests_passed", json_integer(passed));
+    json_object_set_new(res, "tests_total", json_integer(total));
+    json_object_set_new(res, "race", json_string(race));
+    json_object_set_new(res, "hint", ex->hints && ex->hints[0] ? json_string(ex->hints[0]) : json_null());
+    json_object_set_new(res, "tests", tests);
+    json_object_set_new(res, "timing_ms", timing);
+    return res;
+}
+
+json_t *grade_lost(const struct exercise *ex, const char *why)
+{
+    json_t *tests = json_array();
+    json_array_append_new(tests, entry(ex, "build", "build", 0, 0, false, why));
+    json_array_append_new(tests, entry(ex, "unit", "unit tests", 0, ex->points - ex->race_points,
+                                       false, why));
+    if (ex->race_check)
+        json_array_append_new(tests, entry(ex, "race", "race check (helgrind)", 0,
+                                           ex->race_points, false, why));
+    return outcome(ex, 0, "failed", 0, 0, ex->race_check ? "error" : "none", tests, json_object());
+}
+
 json_t *grade_exercise(const struct grade_opts *opts, const struct exercise *ex)
 {
     char *student = xasprintf("%s/%s/%s", opts->submission, ex->id, ex->student_file);
     char *scratch = xasprintf("%s/%s", opts->scratch, ex->id);
-    struct build_ctx ctx = { opts->kit, opts->runner_lib, ex, student, scratch };
+    struct build_ctx ctx = { opts->kit, opts->runner_lib, ex, student, scratch, opts->sandbox };
     struct build_result b;
     json_t *tests = json_array();
     double score = 0;
@@ -136,7 +167,7 @@ json_t *grade_exercise(const struct grade_opts *opts, const struct exercise *ex)
                                            false, "not run: the build failed"));
     } else {
         struct unit_result u;
-        unit_run(ex, b.binary, &u);
+        unit_run(&ctx, b.binary, &u);
         score += add_unit_entries(ex, &u, tests, &passed);
         json_object_set_new(timing, "unit", json_integer(u.plain_ms));
         json_object_set_new(timing, "noise", json_integer(u.noise_ms));
@@ -165,18 +196,7 @@ json_t *grade_exercise(const struct grade_opts *opts, const struct exercise *ex)
         json_array_append_new(tests, entry(ex, "race", "race check (helgrind)", 0, ex->race_points,
                                            false, "not run: the tests could not be built or listed"));
 
-    json_t *res = json_object();
-    json_object_set_new(res, "id", json_string(ex->id));
-    json_object_set_new(res, "title", json_string(ex->title));
-    json_object_set_new(res, "score", json_real(round2(score)));
-    json_object_set_new(res, "max_score", json_real(round2(ex->points)));
-    json_object_set_new(res, "build", json_string(build_word(b.state)));
-    json_object_set_new(res, "tests_passed", json_integer(passed));
-    json_object_set_new(res, "tests_total", json_integer(total));
-    json_object_set_new(res, "race", json_string(race));
-    json_object_set_new(res, "hint", ex->hints && ex->hints[0] ? json_string(ex->hints[0]) : json_null());
-    json_object_set_new(res, "tests", tests);
-    json_object_set_new(res, "timing_ms", timing);
+    json_t *res = outcome(ex, score, build_word(b.state), passed, total, race, tests, timing);
     build_result_free(&b);
     free(student);
     free(scratch);

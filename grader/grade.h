@@ -13,6 +13,7 @@
 #define KIT_GRADE_H
 
 #include "manifest.h"
+#include "sandbox.h"
 
 #include <jansson.h>
 
@@ -21,9 +22,14 @@ struct grade_opts {
     const char *submission;   /* folder laid out like exercises/ */
     const char *scratch;      /* scratch root: each exercise gets scratch/ID */
     const char *runner_lib;
+    const struct sandbox *sandbox;   /* how student code runs (this worker's) */
 };
 
 json_t *grade_exercise(const struct grade_opts *opts, const struct exercise *ex);
+
+/* The outcome of an exercise whose grading was cut short (its worker was
+ * killed): no points, `why` in every entry. */
+json_t *grade_lost(const struct exercise *ex, const char *why);
 
 /* A JSON string from arbitrary bytes: invalid UTF-8 becomes U+FFFD. */
 json_t *json_text(const char *s);

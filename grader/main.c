@@ -2,6 +2,7 @@
  *
  *   grader [--kit DIR] [--submission DIR] [--ex ID]... [--results FILE]
  *          [--scratch DIR] [--jobs N] [--color auto|always|never]
+ *          [--sandbox auto|bwrap|reduced]
  *
  * Grades each exercise in a worker process (up to --jobs at once), prints the
  * table and optionally writes Gradescope's results.json. Exit status: 0 full
@@ -11,10 +12,14 @@
 #include "manifest.h"
 #include "proc.h"
 #include "results.h"
+#include "sandbox.h"
 #include "table.h"
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <signal.h>
@@ -26,7 +31,7 @@
 #include <unistd.h>
 
 struct options {
-    const char *kit, *submission, *results, *scratch, *color;
+    const char *kit, *submission, *results, *scratch, *color, *sandbox;
     char *runner_lib;
     char **only;       /* --ex values, NULL-terminated */
     int nonly;
@@ -36,7 +41,8 @@ struct options {
 static void usage(FILE *out)
 {
     fprintf(out, "usage: grader [--kit DIR] [--submission DIR] [--ex ID]... [--results FILE]\n"
-                 "              [--scratch DIR] [--jobs N] [--color auto|always|never]\n");
+                 "              [--scratch DIR] [--jobs N] [--color auto|always|never]\n"
+                 "              [--sandbox auto|bwrap|reduced]\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -46,7 +52,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         { "ex", required_argument, NULL, 'e' },       { "results", required_argument, NULL, 'r' },
         { "scratch", required_argument, NULL, 'b' },  { "jobs", required_argument, NULL, 'j' },
         { "color", required_argument, NULL, 'c' },    { "runner-lib", required_argument, NULL, 'l' },
-        { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
+        { "sandbox", required_argument, NULL, 'x' },  { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
     int c;
     o->only = xcalloc(1, sizeof *o->only);
@@ -59,6 +66,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'j': o->jobs = atoi(optarg); break;
         case 'c': o->color = optarg; break;
         case 'l': o->runner_lib = xstrdup(optarg); break;
+        case 'x': o->sandbox = optarg; break;
         case 'e':   /* "04,05" or repeated */
             for (char *tok = strtok(optarg, ", "); tok; tok = strtok(NULL, ", ")) {
                 o->only = xrealloc(o->only, (size_t)(o->nonly + 2) * sizeof *o->only);
@@ -116,8 +124,33 @@ static void on_signal(int sig)
     raise(sig);
 }
 
-static void worker(const struct grade_opts *g, const char *id)
+/* Set by a signal to the grader itself: stop the workers and exit 128+sig. */
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
 {
+    interrupted = sig;
+}
+
+static void catch_interrupts(void)
+{
+    struct sigaction sa = { .sa_handler = on_interrupt };   /* no SA_RESTART: wait() returns */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+static void worker(const struct grade_opts *shared, const char *id, int slot)
+{
+    if (interrupted)
+        _exit(2);
+    proc_adopt_orphans();
+    struct grade_opts own = *shared;
+    struct sandbox sb = *shared->sandbox;
+    sandbox_for_slot(&sb, slot);   /* a user of its own: see sandbox_init */
+    own.sandbox = &sb;
+    const struct grade_opts *g = &own;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGHUP, on_signal);
@@ -151,6 +184,32 @@ static void say_done(const struct grade_opts *g, const char *id, long ms)
     free(path);
 }
 
+/* A worker killed from outside (by code under test that reached it, or by
+ * the system): the exercise gets no points and the reason. */
+static void record_lost(const struct grade_opts *g, const char *id, int status)
+{
+    struct exercise ex;
+    char *err = NULL;
+    if (manifest_load(g->kit, id, &ex, &err) != 0) {
+        fprintf(stderr, "grader: %s\n", err);
+        return;
+    }
+    char *how = proc_describe(status);
+    char *why = xasprintf("the grading of this exercise was stopped: its process was %s "
+                          "(did the code under test kill its parent or its process group, "
+                          "or exhaust the machine's memory?)", how);
+    json_t *res = grade_lost(&ex, why);
+    char *dir = xasprintf("%s/%s", g->scratch, id);
+    char *path = xasprintf("%s/result.json", dir);
+    char *text = json_dumps(res, JSON_INDENT(2) | JSON_SORT_KEYS);
+    mkdir_p(dir);
+    if (!text || write_file(path, text, strlen(text)) != 0)
+        fprintf(stderr, "grader: cannot write %s\n", path);
+    free(text), free(path), free(dir), free(why), free(how);
+    json_decref(res);
+    manifest_free(&ex);
+}
+
 /* Grades the exercises, `jobs` at a time; 0 if every worker finished. */
 static int run_workers(const struct grade_opts *g, char **ids, int jobs)
 {
@@ -159,13 +218,26 @@ static int run_workers(const struct grade_opts *g, char **ids, int jobs)
         n++;
     pid_t *pids = xcalloc(n, sizeof *pids);
     long *started = xcalloc(n, sizeof *started);
+    int *slots = xcalloc(n, sizeof *slots);
+    bool *busy = xcalloc((size_t)jobs, sizeof *busy);
     size_t next = 0;
     int running = 0, failed = 0;
+    bool stopping = false;
     while (next < n || running > 0) {
+        if (interrupted && !stopping) {   /* start no more; stop those running */
+            stopping = true;
+            n = next;
+            for (size_t i = 0; i < next; i++)
+                if (pids[i] > 0)
+                    kill(pids[i], SIGTERM);
+        }
         if (next < n && running < jobs) {
+            int slot = 0;
+            while (busy[slot])
+                slot++;
             pid_t pid = fork();
             if (pid == 0)
-                worker(g, ids[next]);
+                worker(g, ids[next], slot);
             if (pid < 0) {
                 perror("grader: fork");
                 failed = 1;
@@ -173,6 +245,8 @@ static int run_workers(const struct grade_opts *g, char **ids, int jobs)
                 continue;
             }
             pids[next] = pid;
+            slots[next] = slot;
+            busy[slot] = true;
             started[next++] = now_ms();
             running++;
             continue;
@@ -187,15 +261,56 @@ static int run_workers(const struct grade_opts *g, char **ids, int jobs)
         running--;
         for (size_t i = 0; i < next; i++)
             if (pids[i] == pid) {
+                pids[i] = 0;
+                busy[slots[i]] = false;
+                if (WIFSIGNALED(status) && !interrupted)
+                    record_lost(g, ids[i], status);
                 if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
                     say_done(g, ids[i], now_ms() - started[i]);
-                else
+                else if (!WIFSIGNALED(status) || interrupted)
                     failed = 1;
             }
     }
     free(pids);
     free(started);
+    free(slots);
+    free(busy);
     return failed ? -1 : 0;
+}
+
+/* Whether a results file can be written there (checked before grading, so
+ * that minutes of work are not lost to a typo). */
+static bool results_writable(const char *path)
+{
+    if (is_dir(path)) {
+        errno = EISDIR;
+        return false;
+    }
+    char *copy = xstrdup(path);
+    bool ok = access(dirname(copy), W_OK | X_OK) == 0;
+    free(copy);
+    return ok;
+}
+
+/* One grader at a time per scratch folder: a second one waits its turn
+ * (the lock goes with the process, however it ends). */
+static int lock_scratch(const char *scratch)
+{
+    char *path = xasprintf("%s/.lock", scratch);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    free(path);
+    if (fd < 0) {
+        fprintf(stderr, "grader: cannot lock %s: %s\n", scratch, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "grader: another grader is using %s; waiting for it to finish\n", scratch);
+        if (flock(fd, LOCK_EX) != 0) {
+            fprintf(stderr, "grader: cannot lock %s: %s\n", scratch, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;   /* fd stays open: the lock is held until the grader exits */
 }
 
 static bool use_color(const char *mode)
@@ -226,7 +341,8 @@ int main(int argc, char **argv)
     char *runner_lib = o.runner_lib ? o.runner_lib : default_runner_lib();
     int jobs = o.jobs > 0 ? o.jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (!is_dir(submission)) {
-        fprintf(stderr, "grader: %s is not a folder\n", submission);
+        fprintf(stderr, "grader: %s %s\n", submission,
+                access(submission, F_OK) == 0 ? "is not a folder" : "does not exist");
         return 2;
     }
     /* The compiler runs in scratch folders: the kit's paths must be absolute. */
@@ -250,14 +366,51 @@ int main(int argc, char **argv)
     if (!ids)
         return 2;
 
+    if (o.results && !results_writable(o.results)) {
+        fprintf(stderr, "grader: cannot write results to %s: %s\n", o.results, strerror(errno));
+        return 2;
+    }
+    if (lock_scratch(scratch) != 0)
+        return 2;
+    catch_interrupts();
+
+    /* Student code runs as another user, who must reach the scratch
+     * folders: where it cannot (a kit under /root), work in /tmp. */
+    struct sandbox sb;
+    char *err, *moved = NULL;
+    if (sandbox_init(&sb, "reduced", scratch, 0, &err) == 0 && !sandbox_can_reach(&sb, scratch)) {
+        moved = xstrdup("/tmp/kit-grade.XXXXXX");
+        if (!mkdtemp(moved) || chmod(moved, 0711) != 0) {
+            fprintf(stderr, "grader: cannot create %s: %s\n", moved, strerror(errno));
+            return 2;
+        }
+        scratch = moved;
+    }
+    if (sandbox_init(&sb, o.sandbox, scratch, 0, &err) != 0) {
+        fprintf(stderr, "grader: %s\n", err);
+        return 2;
+    }
+    if (sb.kind == SANDBOX_REDUCED)
+        fprintf(stderr, "grader: isolation reduced (bubblewrap: %s): student code runs with "
+                        "resource limits%s, without its own namespaces\n",
+                sb.reduced_why, sb.drop ? " as an unprivileged user" : "");
+
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    struct grade_opts g = { o.kit, submission, scratch, runner_lib };
+    struct grade_opts g = { o.kit, submission, scratch, runner_lib, &sb };
     fflush(NULL);
+    proc_adopt_orphans();   /* what a killed worker leaves behind comes to us */
     int workers = run_workers(&g, ids, jobs);
+    proc_kill_orphans();
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double elapsed = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 
+    if (moved && (interrupted || workers != 0))
+        remove_tree(moved);
+    if (interrupted) {
+        fprintf(stderr, "grader: interrupted: every test process was stopped; no results written\n");
+        return 128 + interrupted;
+    }
     json_t *results = results_load(scratch, ids);
     if (workers != 0 || !results) {
         fprintf(stderr, "grader: grading failed (see above)\n");
@@ -270,5 +423,7 @@ int main(int argc, char **argv)
     }
     int rc = results_full_marks(results) ? 0 : 1;
     json_decref(results);
+    if (moved)
+        remove_tree(moved);
     return rc;
 }

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "proc.h"
 
+#include "sandbox.h"
 #include "util.h"
 
 #include <errno.h>
@@ -12,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -92,9 +95,12 @@ static char **child_env(char *const *extra)
 }
 
 /* In the child: never returns. */
-static void exec_child(const struct proc_spec *spec, int out_w, int chan_w, char **env)
+static void exec_child(const struct proc_spec *spec, char **argv, int out_w, int chan_w, char **env)
 {
-    setpgid(0, 0);
+    /* A session of its own: a process group for the kill, and its own
+     * scheduling autogroup, so a fork bomb shares one slice of the CPU. */
+    if (setsid() < 0)
+        setpgid(0, 0);
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_w, 1) < 0 || dup2(out_w, 2) < 0)
         _exit(127);
@@ -111,8 +117,12 @@ static void exec_child(const struct proc_spec *spec, int out_w, int chan_w, char
     signal(SIGPIPE, SIG_DFL);
     if (spec->cwd && chdir(spec->cwd) != 0)
         _exit(127);
-    execvpe(spec->argv[0], spec->argv, env);
-    fprintf(stderr, "cannot run %s: %s\n", spec->argv[0], strerror(errno));
+    if (spec->jail && sandbox_enter(spec->jail) != 0) {
+        fprintf(stderr, "cannot enter the sandbox: %s\n", strerror(errno));
+        _exit(127);
+    }
+    execvpe(argv[0], argv, env);
+    fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
     _exit(127);
 }
 
@@ -144,6 +154,57 @@ static bool child_exited(int pidfd, pid_t pid, short revents)
     return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid;
 }
 
+/* The parent pid of process `pid` (from /proc), or -1. */
+static pid_t parent_of(const char *pid)
+{
+    char path[300], buf[512];
+    snprintf(path, sizeof path, "/proc/%s/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');   /* after "pid (comm)" */
+    int ppid;
+    return p && sscanf(p + 1, " %*c %d", &ppid) == 1 ? ppid : -1;
+}
+
+/* A process that left its group (setsid, setpgid) escapes the group kill.
+ * As a child subreaper we inherit it when its parent dies: kill and reap
+ * every such orphan, until none is left. */
+void proc_kill_orphans(void)
+{
+    int reaper = 0;
+    if (prctl(PR_GET_CHILD_SUBREAPER, &reaper) != 0 || !reaper)
+        return;
+    for (int round = 0; round < 100; round++) {
+        int found = 0;
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            if (e->d_name[0] < '0' || e->d_name[0] > '9' || parent_of(e->d_name) != getpid())
+                continue;
+            pid_t orphan = (pid_t)atoi(e->d_name);
+            kill(orphan, SIGKILL);
+            while (waitpid(orphan, NULL, 0) < 0 && errno == EINTR)
+                ;
+            found++;   /* its own children come to us: look again */
+        }
+        if (d)
+            closedir(d);
+        if (!found)
+            break;
+    }
+}
+
+void proc_adopt_orphans(void)
+{
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
+
 int proc_run(const struct proc_spec *spec, struct proc_result *res)
 {
     *res = (struct proc_result){ 0 };
@@ -164,13 +225,16 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res)
         extra[k++] = chan_env;
     extra[k] = NULL;
     char **env = child_env(extra);
+    char **argv = spec->jail ? sandbox_argv(spec->jail, spec->argv) : (char **)spec->argv;
 
     long start = now_ms();
     pid_t pid = fork();
     if (pid == 0)
-        exec_child(spec, out[1], chan[1], env);
+        exec_child(spec, argv, out[1], chan[1], env);
     int saved = errno;
     free(env);
+    if (spec->jail)
+        sandbox_argv_free(spec->jail, argv);
     free(chan_env);
     close(out[1]);
     if (chan[1] >= 0)
@@ -182,7 +246,6 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res)
         errno = saved;
         return -1;
     }
-    setpgid(pid, pid);   /* also here: no window where the child is in our group */
     running_pgid = pid;
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     fcntl(out[0], F_SETFL, O_NONBLOCK);
@@ -222,6 +285,9 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res)
     while (waitpid(pid, &res->status, 0) < 0 && errno == EINTR)
         ;
     running_pgid = 0;
+    proc_kill_orphans();
+    if (spec->jail)
+        res->status = sandbox_wait_status(spec->jail, res->status);
     res->elapsed_ms = now_ms() - start;
     if (out_open)
         drain(out[0], &cap, NULL);

@@ -13,10 +13,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct jail;
+
 struct proc_spec {
     char *const *argv;     /* argv[0]: a path, or a name looked up in PATH */
+    const struct jail *jail;   /* student code: run in this jail (sandbox.h) */
     char *const *env;      /* "KEY=VALUE" added to the environment; NULL-terminated or NULL */
-    const char *cwd;       /* NULL: the grader's */
+    const char *cwd;       /* NULL: the grader's (a jail has its own) */
     long timeout_ms;
     long grace_ms;         /* between SIGTERM and SIGKILL */
     size_t output_cap;     /* bytes of output kept (head and tail); 0: 64 KiB */
@@ -37,6 +40,15 @@ struct proc_result {
  * be started. */
 int proc_run(const struct proc_spec *spec, struct proc_result *res);
 void proc_result_free(struct proc_result *res);
+
+/* Makes this process a child subreaper: from then on, whatever a child
+ * leaves behind (even in a session of its own) is killed when proc_run
+ * returns. */
+void proc_adopt_orphans(void);
+
+/* Kills and reaps every child of this process: after proc_run, those are
+ * orphans that escaped their process group. Called by proc_run itself. */
+void proc_kill_orphans(void);
 
 /* Kills the process group being run, if any: for signal handlers, so that
  * an interrupted grader leaves nothing behind. Async-signal-safe. */

@@ -224,8 +224,13 @@ void race_sorted_free(struct race_sorted *s)
 
 /* Runs the tests with `prefix` (valgrind or nothing) in front; 0 if it ran. */
 static int run_tests(const struct build_ctx *ctx, char **prefix, const char *binary,
-                     char **names, char *extra_env, int cpu, struct proc_result *res)
+                     char **names, char *extra_env, int cpu, const char *writable,
+                     struct proc_result *res)   /* writable: a sub folder of the scratch */
 {
+    enum jail_tool tool = prefix[0] ? JAIL_VALGRIND : JAIL_TSAN;
+    struct jail jail = unit_jail(ctx, writable, ctx->ex->race_timeout_ms, tool);
+    char *out_dir = xasprintf("%s/%s", ctx->scratch, writable);
+    char *jailed = unit_jailed_path(binary);
     char token[33];
     char *tok_env = verdict_token_env(token);
     char *env[] = { "KIT_MODE=race", tok_env, extra_env, NULL };
@@ -236,13 +241,15 @@ static int run_tests(const struct build_ctx *ctx, char **prefix, const char *bin
         k++;
     char **argv = xcalloc(n + k + 3, sizeof *argv);
     memcpy(argv, prefix, n * sizeof *argv);
-    argv[n] = (char *)binary;
+    argv[n] = jailed;
     argv[n + 1] = "--run";
     memcpy(argv + n + 2, names, k * sizeof *argv);
     struct proc_spec spec = { .argv = argv, .env = env, .timeout_ms = ctx->ex->race_timeout_ms,
                               .grace_ms = TERM_GRACE_MS, .output_cap = OUTPUT_CAP,
-                              .channel = true, .cpu = cpu };
-    int rc = proc_run(&spec, res);
+                              .channel = true, .cpu = cpu, .jail = &jail };
+    int rc = sandbox_give(ctx->sb, out_dir) == 0 ? proc_run(&spec, res) : -1;
+    free(out_dir);
+    free(jailed);
     free(argv);
     free(tok_env);
     return rc;
@@ -263,19 +270,21 @@ static void tsan_confirm(const struct build_ctx *ctx, char **names, struct tsan_
     }
     char *no_prefix[] = { NULL };
     for (int attempt = 0; attempt < TSAN_ATTEMPTS && rep->nraces == 0; attempt++) {
-        char *dir = xasprintf("%s/tsan-%d", ctx->scratch, attempt);
+        char *sub = xasprintf("tsan-%d", attempt);
+        char *dir = xasprintf("%s/%s", ctx->scratch, sub);
         char *opts = xasprintf("TSAN_OPTIONS=log_path=%s/tsan halt_on_error=0 exitcode=0 "
                                "detect_deadlocks=0 report_thread_leaks=0 report_signal_unsafe=0",
-                               dir);
+                               sub);
         struct proc_result res;
         remove_tree(dir);
         mkdir_p(dir);
-        if (run_tests(ctx, no_prefix, binary, names, opts, 0, &res) == 0) {
+        if (run_tests(ctx, no_prefix, binary, names, opts, 0, sub, &res) == 0) {
             tsan_parse_dir(dir, ctx->ex->student_file, rep);
             proc_result_free(&res);
         }
         free(opts);
         free(dir);
+        free(sub);
     }
     free(binary);
 }
@@ -340,14 +349,29 @@ static void settle_races(const struct build_ctx *ctx, char **names, struct race_
     tsan_report_free(&t);
 }
 
+/* Copies file `from` into folder `dir` as `name`. */
+static int copy_into(const char *from, const char *dir, const char *name)
+{
+    size_t len;
+    char *data = read_file(from, &len);
+    char *to = xasprintf("%s/%s", dir, name);
+    int rc = data ? write_file(to, data, len) : -1;
+    free(data);
+    free(to);
+    return rc;
+}
+
 void race_check(const struct build_ctx *ctx, const char *binary, char **test_names,
                 struct race_result *res)
 {
     *res = (struct race_result){ .state = RACE_ERROR };
     char **names = ctx->ex->race_tests ? ctx->ex->race_tests : test_names;
     char *dir = xasprintf("%s/helgrind", ctx->scratch);
-    char *xml = xasprintf("--xml-file=%s/hg.%%p.xml", dir);
-    char *supp = xasprintf("--suppressions=%s/grader/helgrind.supp", ctx->kit);
+    /* Through the working folder's link: valgrind makes a relative path
+     * absolute, and the jailed user may not traverse the real one. */
+    char *xml = xstrdup("--xml-file=/proc/self/cwd/helgrind/hg.%p.xml");
+    char *supp = xasprintf("--suppressions=helgrind/kit.supp");
+    char *supp_from = xasprintf("%s/grader/helgrind.supp", ctx->kit);
     char *valgrind[] = { "valgrind", "--tool=helgrind", "--xml=yes", xml, supp,
                          "--fair-sched=yes", "--child-silent-after-fork=no", NULL };
     struct race_sorted sorted = { 0 };
@@ -356,7 +380,8 @@ void race_check(const struct build_ctx *ctx, const char *binary, char **test_nam
 
     remove_tree(dir);
     mkdir_p(dir);
-    if (run_tests(ctx, valgrind, binary, names, NULL, -1, &run) != 0) {
+    if (copy_into(supp_from, dir, "kit.supp") != 0 ||
+        run_tests(ctx, valgrind, binary, names, NULL, -1, "helgrind", &run) != 0) {
         res->message = xasprintf("cannot run valgrind: %s", strerror(errno));
         goto out;
     }
@@ -389,6 +414,7 @@ out:
     free(dir);
     free(xml);
     free(supp);
+    free(supp_from);
 }
 
 void race_result_free(struct race_result *res)

@@ -10,6 +10,8 @@ need() { missing="$missing $1"; }
 command -v gcc >/dev/null 2>&1 || need gcc
 command -v pkg-config >/dev/null 2>&1 || need pkg-config
 command -v valgrind >/dev/null 2>&1 || need valgrind
+command -v bwrap >/dev/null 2>&1 || need bubblewrap      # the sandbox (sandbox.h)
+command -v objcopy >/dev/null 2>&1 || need binutils
 if command -v pkg-config >/dev/null 2>&1; then
     pkg-config --exists cunit || need libcunit1-dev
     pkg-config --exists jansson || need libjansson-dev
@@ -19,6 +21,7 @@ else
 fi
 if [ "$purpose" = test ]; then
     command -v jq >/dev/null 2>&1 || need jq
+    [ -x /usr/bin/time ] || need time                       # peak memory in tests/robustness
 fi
 # ThreadSanitizer's runtime comes with gcc on Debian and Ubuntu; say so if not.
 tsan_ok() {

@@ -14,14 +14,31 @@
 
 enum { LIST_TIMEOUT_MS = 10 * 1000, TERM_GRACE_MS = 300, OUTPUT_CAP = 8 * 1024 };
 
-char **unit_list(const char *binary, char **why)
+struct jail unit_jail(const struct build_ctx *ctx, const char *writable, long timeout_ms,
+                      enum jail_tool tool)
+{
+    struct jail j = { .sb = ctx->sb, .dir = ctx->scratch, .writable = { writable, NULL },
+                      .lim = jail_limits_for(timeout_ms, tool) };
+    return j;
+}
+
+char *unit_jailed_path(const char *binary)
+{
+    const char *slash = strrchr(binary, '/');
+    return xasprintf("./%s", slash ? slash + 1 : binary);
+}
+
+char **unit_list(const struct build_ctx *ctx, const char *binary, char **why)
 {
     char token[33];
     char *tok_env = verdict_token_env(token);
     char *env[] = { tok_env, NULL };
-    char *argv[] = { (char *)binary, "--list", NULL };
+    char *path = unit_jailed_path(binary);
+    char *argv[] = { path, "--list", NULL };
+    struct jail jail = unit_jail(ctx, NULL, LIST_TIMEOUT_MS, JAIL_NATIVE);
     struct proc_spec spec = { .argv = argv, .env = env, .timeout_ms = LIST_TIMEOUT_MS,
-                              .grace_ms = TERM_GRACE_MS, .channel = true, .cpu = -1 };
+                              .grace_ms = TERM_GRACE_MS, .channel = true, .cpu = -1,
+                              .jail = &jail };
     struct proc_result res;
     char **names = NULL;
     *why = NULL;
@@ -39,6 +56,7 @@ char **unit_list(const char *binary, char **why)
     proc_result_free(&res);
 out:
     free(tok_env);
+    free(path);
     return names;
 }
 
@@ -66,17 +84,18 @@ static char *no_verdict_reason(long limit_ms, const struct proc_result *res)
 }
 
 /* One run of one test; true when it passed. On failure *why and *output are set. */
-static bool run_once(const struct exercise *ex, const char *binary, const char *test,
+static bool run_once(const struct build_ctx *ctx, const char *binary, const char *test,
                      bool noise, char **why, char **output, long *elapsed_ms)
 {
     char token[33];
     char *tok_env = verdict_token_env(token);
     char *env[] = { tok_env, noise ? "KIT_NOISE=1" : NULL, NULL };
     char *argv[] = { (char *)binary, "--run", (char *)test, NULL };
-    long limit = ex->timeout_ms * (noise ? KIT_NOISE_TIME_FACTOR : 1);
+    long limit = ctx->ex->timeout_ms * (noise ? KIT_NOISE_TIME_FACTOR : 1);
+    struct jail jail = unit_jail(ctx, NULL, limit, JAIL_NATIVE);
     struct proc_spec spec = { .argv = argv, .env = env, .timeout_ms = limit,
                               .grace_ms = TERM_GRACE_MS, .output_cap = OUTPUT_CAP,
-                              .channel = true, .cpu = -1 };
+                              .channel = true, .cpu = -1, .jail = &jail };
     struct proc_result res;
     bool ok = false;
     if (proc_run(&spec, &res) != 0) {
@@ -108,13 +127,14 @@ static bool run_once(const struct exercise *ex, const char *binary, const char *
     return ok;
 }
 
-static void run_test(const struct exercise *ex, const char *binary, struct test_result *t,
+static void run_test(const struct build_ctx *ctx, const char *binary, struct test_result *t,
                      struct unit_result *res)
 {
+    const struct exercise *ex = ctx->ex;
     char *why = NULL, *output = NULL;
-    t->passed = run_once(ex, binary, t->name, false, &why, &output, &res->plain_ms);
+    t->passed = run_once(ctx, binary, t->name, false, &why, &output, &res->plain_ms);
     for (int i = 1; t->passed && i <= ex->noise_runs; i++) {
-        t->passed = run_once(ex, binary, t->name, true, &why, &output, &res->noise_ms);
+        t->passed = run_once(ctx, binary, t->name, true, &why, &output, &res->noise_ms);
         if (!t->passed) {
             char *plain = why;
             why = xasprintf("passed a plain run but failed with schedule noise (run %d of %d, "
@@ -127,19 +147,21 @@ static void run_test(const struct exercise *ex, const char *binary, struct test_
     t->output = output ? output : xstrdup("");
 }
 
-void unit_run(const struct exercise *ex, const char *binary, struct unit_result *res)
+void unit_run(const struct build_ctx *ctx, const char *binary, struct unit_result *res)
 {
     *res = (struct unit_result){ 0 };
-    char **names = unit_list(binary, &res->error);
+    char **names = unit_list(ctx, binary, &res->error);
     if (!names)
         return;
+    char *jailed = unit_jailed_path(binary);
     while (names[res->ntests])
         res->ntests++;
     res->tests = xcalloc((size_t)res->ntests, sizeof *res->tests);
     for (int i = 0; i < res->ntests; i++) {
         res->tests[i].name = names[i];
-        run_test(ex, binary, &res->tests[i], res);
+        run_test(ctx, jailed, &res->tests[i], res);
     }
+    free(jailed);
     free(names);
 }
 

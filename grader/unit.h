@@ -8,7 +8,7 @@
 #ifndef KIT_UNIT_H
 #define KIT_UNIT_H
 
-#include "manifest.h"
+#include "build.h"
 
 #include <stdbool.h>
 
@@ -27,10 +27,19 @@ struct unit_result {
     long noise_ms;     /* time spent in schedule-noise runs */
 };
 
-void unit_run(const struct exercise *ex, const char *binary, struct unit_result *res);
+/* Runs the tests of `binary` (built in ctx->scratch) in the sandbox. */
+void unit_run(const struct build_ctx *ctx, const char *binary, struct unit_result *res);
 void unit_result_free(struct unit_result *res);
 
 /* Lists the tests of a test binary; NULL with the reason in *why. */
-char **unit_list(const char *binary, char **why);
+char **unit_list(const struct build_ctx *ctx, const char *binary, char **why);
+
+/* The jail of a test run: the exercise's scratch folder, read-only but for
+ * `writable` (NULL or a sub folder), with the limits for `tool`. */
+struct jail unit_jail(const struct build_ctx *ctx, const char *writable, long timeout_ms,
+                      enum jail_tool tool);
+
+/* How a binary of the scratch folder is named inside its jail: "./tests". */
+char *unit_jailed_path(const char *binary);
 
 #endif /* KIT_UNIT_H */

@@ -44,6 +44,14 @@ char *xstrdup(const char *s)
     return p;
 }
 
+char *xstrndup(const char *s, size_t n)
+{
+    char *p = strndup(s ? s : "", n);
+    if (!p)
+        abort();
+    return p;
+}
+
 char *xasprintf(const char *fmt, ...)
 {
     va_list ap;

@@ -1,0 +1,9 @@
+/* Hostile: includes /etc/shadow
+ * Reason: shadow
+ */
+#include "/etc/shadow"
+
+static int hostile(void)
+{
+    return 1;
+}
