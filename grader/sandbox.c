@@ -22,7 +22,7 @@ enum {
     /* The unprivileged users of student code when the grader is root: one per
      * parallel worker, above the range distributions hand out. */
     JAIL_UID_BASE = 64000,
-    NPROC_ROOM = 1024,          /* threads and processes a test may start */
+    NPROC_ROOM = 256,           /* threads and processes a test may start (64-thread tests, workers) */
     JAIL_FD_DIR = 10,           /* where sandbox_enter puts the jail's folders */
     MAX_BWRAP_ARGS = 96,
     PROBE_TIMEOUT_MS = 10 * 1000,

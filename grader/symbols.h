@@ -13,11 +13,12 @@
 #include "build.h"
 #include "util.h"
 
-/* Confines `student_obj` (in ctx->scratch/src) given the tests' object.
- * 0 when it may be linked; -1 when refused or when a tool failed, with the
+/* Confines `student_obj` (in ctx->scratch/src) given the tests' object;
+ * `early` refuses code that runs before main (off for sanitizer builds,
+ * whose compiler adds constructors of its own). 0 when it may be linked; -1 when refused or when a tool failed, with the
  * reason appended to *msgs. Names of the framework that the student file
  * defines are mentioned in *msgs as well (they are harmless once private). */
 int symbols_confine(const struct build_ctx *ctx, const char *student_obj, const char *tests_obj,
-                    struct strbuf *msgs);
+                    bool early, struct strbuf *msgs);
 
 #endif /* KIT_SYMBOLS_H */
