@@ -19,9 +19,13 @@
 #include <unistd.h>
 
 enum {
-    /* The unprivileged users of student code when the grader is root: one per
-     * parallel worker, above the range distributions hand out. */
-    JAIL_UID_BASE = 64000,
+    /* The unprivileged users of student code when the grader is root: a
+     * block of JAIL_SLOTS per grader (chosen by its pid, so that graders
+     * running side by side rarely share one), one per parallel worker, above
+     * the ids distributions hand out and below the subordinate-id ranges. */
+    JAIL_UID_BASE = 70000,
+    JAIL_SLOTS = 16,
+    JAIL_BLOCKS = 1000,
     NPROC_ROOM = 256,           /* threads and processes a test may start (64-thread tests, workers) */
     JAIL_FD_DIR = 10,           /* where sandbox_enter puts the jail's folders */
     MAX_BWRAP_ARGS = 96,
@@ -73,7 +77,8 @@ static long threads_of(uid_t uid)
 void sandbox_for_slot(struct sandbox *sb, int slot)
 {
     if (sb->drop)
-        sb->uid = sb->gid = (uid_t)(JAIL_UID_BASE + slot);
+        sb->uid = sb->gid =
+            (uid_t)(JAIL_UID_BASE + sb->block * JAIL_SLOTS + slot % JAIL_SLOTS);
 }
 
 /* An argument vector whose strings are all its own. */
@@ -282,7 +287,8 @@ static char *probe_bwrap(struct sandbox *sb, const char *dir)
 
 int sandbox_init(struct sandbox *sb, const char *want, const char *probe_dir, int slot, char **err)
 {
-    *sb = (struct sandbox){ .kind = SANDBOX_REDUCED, .drop = geteuid() == 0 };
+    *sb = (struct sandbox){ .kind = SANDBOX_REDUCED, .drop = geteuid() == 0,
+                            .block = (int)(getpid() % JAIL_BLOCKS) };
     *err = NULL;
     sandbox_for_slot(sb, slot);
     if (!sb->drop) {

@@ -27,6 +27,7 @@ struct sandbox {
     bool drop;           /* the grader is root: student code runs as uid/gid */
     uid_t uid;
     gid_t gid;
+    int block;           /* this grader's block of jail users */
     long nproc;          /* RLIMIT_NPROC for student code */
     char *reduced_why;   /* why bubblewrap is not used (kind REDUCED) */
 };
