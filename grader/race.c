@@ -89,6 +89,33 @@ static bool gives_up(const struct hg_stack *st, const char *file)
     return false;
 }
 
+/* True if, above the first frame in the student file, the stack runs through
+ * one of `fns` (substrings of function names): glibc's own code at work. */
+static bool inside(const struct hg_stack *st, const char *file, const char *const *fns)
+{
+    for (int i = 0; i < st->nframes; i++) {
+        const struct hg_frame *f = &st->frames[i];
+        if (f->file && strcmp(f->file, file) == 0)
+            return false;
+        for (const char *const *fn = fns; f->fn && *fn; fn++)
+            if (strstr(f->fn, *fn))
+                return true;
+    }
+    return false;
+}
+
+/* glibc hands a finished thread's stack and thread-local storage to the next
+ * pthread_create, in any thread, under a lock helgrind cannot see. */
+static const char *const thread_setup[] = { "get_cached_stack", "allocate_stack", "allocate_dtv",
+                                            "_dl_allocate_tls", "_dl_deallocate_tls",
+                                            "free_stacks", "deallocate_stack", NULL };
+
+/* pthread_cond_wait wakes other waiters itself (a time-out that consumed a
+ * signal passes it on) while the mutex is released. */
+static const char *const cond_wait[] = { "pthread_cond_wait", "pthread_cond_timedwait",
+                                         "pthread_cond_clockwait", "__pthread_cond_wait_common",
+                                         NULL };
+
 static const struct hg_stack *stack_labelled(const struct hg_error *e, const char *prefix)
 {
     for (int s = 0; s < e->nstacks; s++)
@@ -109,14 +136,29 @@ static void add_unique(struct strbuf *sb, char *line)
 static void sort_race(const struct hg_error *e, const char *file, const char *display,
                       struct race_sorted *out)
 {
-    if (e->nstacks < 2)
+    const struct hg_stack *now = &e->stacks[0];
+    const struct hg_stack *before = stack_labelled(e, "This conflicts with a previous");
+    /* Without the other access, the stack that allocated the memory speaks. */
+    const struct hg_stack *other = before ? before : e->nstacks > 1 ? &e->stacks[1] : NULL;
+    if (inside(now, file, thread_setup) && (!other || inside(other, file, thread_setup))) {
+        add_unique(&out->notes, xstrdup("races inside glibc's pthread_create (its cache of "
+                                        "thread stacks) were dismissed: glibc orders them "
+                                        "with a lock helgrind does not see"));
         return;
-    const struct hg_stack *now = &e->stacks[0], *before = &e->stacks[1];
-    int l1, l2;
-    char *w1 = where(now, file, display, &l1), *w2 = where(before, file, display, &l2);
-    char *a1 = word_after(now->label, "during "), *a2 = word_after(before->label, "previous ");
-    /* The same pair of accesses between other threads is the same bug. */
-    char *key = xasprintf("%s %s %s %s", w1, a1, a2, w2);
+    }
+    int l1, l2 = 0;
+    char *w1 = where(now, file, display, &l1), *a1 = word_after(now->label, "during ");
+    char *with, *key;   /* the other access, or what helgrind could not keep of it */
+    if (before) {
+        char *w2 = where(before, file, display, &l2), *a2 = word_after(before->label, "previous ");
+        with = xasprintf("%s at %s by thread #%d", a2, w2, before->thread);
+        /* The same pair of accesses between other threads is the same bug. */
+        key = xasprintf("%s %s %s %s", w1, a1, a2, w2);
+        free(w2), free(a2);
+    } else {
+        with = xstrdup("an earlier access helgrind did not keep");
+        key = xasprintf("%s %s", w1, a1);
+    }
     bool seen = false;
     for (int i = 0; i < out->nraces && !seen; i++)
         seen = strcmp(out->races[i].key, key) == 0;
@@ -125,11 +167,11 @@ static void sort_race(const struct hg_error *e, const char *file, const char *di
     } else {
         out->races = xrealloc(out->races, (size_t)(out->nraces + 1) * sizeof *out->races);
         out->races[out->nraces++] = (struct race_line){
-            xasprintf("%s: %s by thread #%d races with %s at %s by thread #%d: no lock or join "
-                      "orders the two accesses", w1, a1, now->thread, a2, w2, before->thread),
+            xasprintf("%s: %s by thread #%d races with %s: no lock or join orders the two "
+                      "accesses", w1, a1, now->thread, with),
             key, { l1, l2 } };
     }
-    free(w1), free(w2), free(a1), free(a2);
+    free(w1), free(a1), free(with);
 }
 
 static void sort_lock_order(const struct hg_error *e, const char *file, const char *display,
@@ -200,6 +242,11 @@ void race_sort_helgrind(const struct hg_report *rep, const char *file, const cha
             add_unique(&out->notes, xstrdup("\"dubious: associated lock is not held\" reports on "
                                             "condition-variable signals were dismissed: POSIX "
                                             "allows signalling after unlocking"));
+        } else if (strstr(e->stacks[0].label, "pthread_cond_{signal,broadcast}") &&
+                   inside(&e->stacks[0], file, cond_wait)) {
+            add_unique(&out->notes, xstrdup("reports on the signal glibc's pthread_cond_wait "
+                                            "sends itself (after a time-out) were dismissed: "
+                                            "it is not the caller's signal"));
         } else if (woken_by_unseen_post(e->stacks[0].label)) {
             add_unique(&out->notes, xstrdup("reports of waits that \"succeeded without prior "
                                             "post\" were dismissed: helgrind does not see a "

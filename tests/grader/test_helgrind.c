@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <CUnit/CUnit.h>
+#include <glob.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,8 +73,12 @@ static void test_a_missing_file_is_an_error(void)
 static void test_a_folder_of_documents_is_read_whole(void)
 {
     struct hg_report rep = { 0 };
+    glob_t xml;
+    CU_ASSERT_EQUAL_FATAL(glob(DATA "*.xml", 0, NULL, &xml), 0);
     hg_parse_dir(DATA, &rep);
-    CU_ASSERT_EQUAL(rep.nfiles, 8);
+    CU_ASSERT_TRUE(xml.gl_pathc >= 2);
+    CU_ASSERT_EQUAL(rep.nfiles, (int)xml.gl_pathc);
+    globfree(&xml);
     CU_ASSERT_TRUE(rep.truncated);
     hg_report_free(&rep);
 }

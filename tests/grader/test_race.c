@@ -71,6 +71,26 @@ static void test_wait_woken_from_another_process_is_dismissed(void)
     race_sorted_free(&s);
 }
 
+static void test_signal_glibc_sends_inside_a_timed_wait_is_dismissed(void)
+{
+    struct race_sorted s = sort(DATA "cond-wait-inner-signal.xml", "counter.c");
+    CU_ASSERT_EQUAL(s.found.len, 0);
+    CU_ASSERT_EQUAL(s.nraces, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s.notes.buf);
+    CU_ASSERT_PTR_NOT_NULL(strstr(s.notes.buf, "pthread_cond_wait sends itself"));
+    race_sorted_free(&s);
+}
+
+static void test_races_inside_glibcs_stack_cache_are_dismissed(void)
+{
+    struct race_sorted s = sort(DATA "stack-cache.xml", "thread_object.c");
+    CU_ASSERT_EQUAL(s.found.len, 0);
+    CU_ASSERT_EQUAL(s.nraces, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s.notes.buf);
+    CU_ASSERT_PTR_NOT_NULL(strstr(s.notes.buf, "cache of thread stacks"));
+    race_sorted_free(&s);
+}
+
 static void test_pthread_misuse_is_reported_as_helgrind_says(void)
 {
     struct race_sorted s = sort(DATA "unlock-bogus.xml", "counter.c");
@@ -104,6 +124,8 @@ static CU_TestInfo tests[] = {
     { "test_lock_order_through_trylock_is_dismissed", test_lock_order_through_trylock_is_dismissed },
     { "test_dubious_signal_after_unlock_is_dismissed", test_dubious_signal_after_unlock_is_dismissed },
     { "test_wait_woken_from_another_process_is_dismissed", test_wait_woken_from_another_process_is_dismissed },
+    { "test_signal_glibc_sends_inside_a_timed_wait_is_dismissed", test_signal_glibc_sends_inside_a_timed_wait_is_dismissed },
+    { "test_races_inside_glibcs_stack_cache_are_dismissed", test_races_inside_glibcs_stack_cache_are_dismissed },
     { "test_pthread_misuse_is_reported_as_helgrind_says", test_pthread_misuse_is_reported_as_helgrind_says },
     { "test_reports_outside_the_student_file_are_ignored", test_reports_outside_the_student_file_are_ignored },
     { "test_atomic_publication_races_are_only_candidates", test_atomic_publication_races_are_only_candidates },

@@ -1,4 +1,5 @@
 #include <unistd.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <pthread.h>
@@ -24,6 +25,22 @@ static void across_fork(void) {   /* a process-shared condition variable signall
     if (fork() == 0) { usleep(200000); pthread_mutex_lock(&s->m); s->ready = 1; pthread_cond_signal(&s->cv); pthread_mutex_unlock(&s->m); _exit(0); }
     pthread_mutex_lock(&s->m); while (!s->ready) pthread_cond_wait(&s->cv, &s->m); pthread_mutex_unlock(&s->m); wait(0);
 }
+static void *timed_waiter(void *x) {   /* short timed waits while others signal */
+    (void)x;
+    for (int i = 0; i < 2000; i++) {
+        struct timespec t; clock_gettime(CLOCK_REALTIME, &t); t.tv_nsec = (t.tv_nsec + 20000) % 1000000000;
+        pthread_mutex_lock(&c); pthread_cond_timedwait(&cv, &c, &t); pthread_mutex_unlock(&c);
+    }
+    return 0;
+}
+static void *busy_signaller(void *x) { (void)x; for (int i = 0; i < 20000; i++) { pthread_mutex_lock(&c); pthread_cond_signal(&cv); pthread_mutex_unlock(&c); } return 0; }
+static void *nothing(void *x) { return x; }
+static void *spawner(void *x) { (void)x; for (int i = 0; i < 50; i++) { pthread_t t; pthread_create(&t, 0, nothing, 0); pthread_join(t, 0); } return 0; }
+static void all(int n, void *(*f)(void *), void *(*g)(void *)) {   /* n threads, the first half running f */
+    pthread_t t[8];
+    for (int i = 0; i < n; i++) pthread_create(&t[i], 0, i < n / 2 ? f : g, 0);
+    for (int i = 0; i < n; i++) pthread_join(t[i], 0);
+}
 static void two(void *(*f)(void *), void *(*g)(void *)) { pthread_t t1, t2; pthread_create(&t1, 0, f, 0); pthread_join(t1, 0); pthread_create(&t2, 0, g, 0); pthread_join(t2, 0); }
 int main(int argc, char **argv) {
     (void)argc;
@@ -34,6 +51,8 @@ int main(int argc, char **argv) {
     case 'd': { pthread_t t; pthread_create(&t, 0, signaller, 0); pthread_mutex_lock(&c); while (!ready) pthread_cond_wait(&cv, &c); pthread_mutex_unlock(&c); pthread_join(t, 0); break; }
     case 'u': pthread_mutex_unlock(&a); break;
     case 's': across_fork(); break;
+    case 'w': all(6, timed_waiter, busy_signaller); break;
+    case 'c': all(4, spawner, spawner); break;
     case 'p': { pthread_t t; pthread_create(&t, 0, publisher, 0); while (!atomic_load_explicit(&flag, memory_order_acquire)) ; long v = published; (void)v; pthread_join(t, 0); break; }
     }
     return 0;
