@@ -4,6 +4,9 @@
 
 BUILD      ?= build
 SUBMISSION ?= exercises
+SUBMISSIONS ?=
+OUT        ?= $(BUILD)/batch-out
+FORCE      ?=
 EX         ?=
 RESULTS    ?=
 JOBS       ?=
@@ -31,17 +34,22 @@ GRADER_SRC := $(filter-out grader/main.c,$(wildcard grader/*.c))
 GRADER_OBJ := $(GRADER_SRC:%.c=$(BUILD)/obj/%.o)
 RUNNER_SRC := $(wildcard grader/runner/*.c)
 RUNNER_OBJ := $(RUNNER_SRC:%.c=$(BUILD)/obj/%.o)
-KITTEST_SRC := $(wildcard tests/grader/test_*.c)
+BATCH_SRC  := $(filter-out batch/main.c,$(wildcard batch/*.c))
+BATCH_OBJ  := $(BATCH_SRC:%.c=$(BUILD)/obj/%.o)
+KITTEST_SRC := $(wildcard tests/grader/test_*.c tests/batch/test_*.c)
 KITTEST_OBJ := $(KITTEST_SRC:%.c=$(BUILD)/obj/%.o)
 
 GRADER  := $(BUILD)/grader
 RUNNER  := $(BUILD)/runner/libkitrunner.a
 KITTEST := $(BUILD)/kit-unit-tests
+BATCH   := $(BUILD)/batch
+# The instructor's batch needs two more libraries than grading does.
+batch_libs = $(shell pkg-config --libs libarchive libcrypto)
 
 grade_args = --kit . --submission $(SUBMISSION) --scratch $(BUILD)/grade $(if $(EX),--ex $(EX)) \
              $(if $(RESULTS),--results $(RESULTS)) $(if $(JOBS),--jobs $(JOBS))
 
-.PHONY: all grade test help clean deps deps-test bench stability robustness
+.PHONY: all grade test help clean deps deps-test deps-batch batch bench stability robustness
 all: $(GRADER) $(RUNNER)
 
 ## grade: grade exercises/ (EX=04, SUBMISSION=DIR, RESULTS=FILE, JOBS=N)
@@ -69,8 +77,14 @@ grade:
 	@:
 
 ## test: the kit's own test suite (its last line: N passed, N failed)
-test: deps-test all $(KITTEST)
+test: deps-test all $(KITTEST) $(BATCH)
 	$(Q)tests/run-kit-tests $(KITTEST) $(GRADER)
+
+## batch: grade every student folder or archive in SUBMISSIONS=DIR into OUT=DIR (JOBS=N, FORCE=1)
+batch: deps-batch all $(BATCH)
+	$(if $(SUBMISSIONS),,$(error make batch needs SUBMISSIONS=DIR, a folder with one folder or archive per student))
+	$(Q)$(BATCH) --kit . --submissions $(SUBMISSIONS) --out $(OUT) --grader $(GRADER) \
+	    $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)
 
 ## bench: time `make grade SUBMISSION=solutions` (median of RUNS=5)
 bench: deps all
@@ -96,6 +110,8 @@ deps:
 	$(Q)sh grader/setup-deps.sh grade
 deps-test:
 	$(Q)sh grader/setup-deps.sh test
+deps-batch:
+	$(Q)sh grader/setup-deps.sh batch
 
 $(GRADER): $(GRADER_OBJ) $(BUILD)/obj/grader/main.o
 	$(call say,LINK,$@)$(KIT_CC) -pthread -o $@ $^ $(pkg_libs) -lm
@@ -103,12 +119,16 @@ $(GRADER): $(GRADER_OBJ) $(BUILD)/obj/grader/main.o
 $(RUNNER): $(RUNNER_OBJ)
 	$(call say,AR,$@)mkdir -p $(@D) && rm -f $@ && ar rcs $@ $^
 
-$(KITTEST): $(KITTEST_OBJ) $(GRADER_OBJ)
-	$(call say,LINK,$@)$(KIT_CC) -pthread -o $@ $^ $(pkg_libs) -lm
+$(KITTEST): $(KITTEST_OBJ) $(GRADER_OBJ) $(BATCH_OBJ)
+	$(call say,LINK,$@)$(KIT_CC) -pthread -o $@ $^ $(pkg_libs) $(batch_libs) -lm
+
+$(BATCH): $(BATCH_OBJ) $(BUILD)/obj/batch/main.o $(GRADER_OBJ)
+	$(call say,LINK,$@)$(KIT_CC) -pthread -o $@ $^ $(pkg_libs) $(batch_libs) -lm
 
 $(BUILD)/obj/grader/build.o: KIT_DEFS = -DKIT_CC='"$(KIT_CC)"' -DKIT_TEST_LIBS='"$(test_libs)"'
 
 $(BUILD)/obj/%.o: %.c | deps
-	$(call say,CC,$<)mkdir -p $(@D) && $(KIT_CC) $(KIT_CFLAGS) $(KIT_DEFS) -Igrader -Igrader/runner -c $< -o $@
+	$(call say,CC,$<)mkdir -p $(@D) && $(KIT_CC) $(KIT_CFLAGS) $(KIT_DEFS) -Igrader -Igrader/runner -Ibatch -c $< -o $@
 
--include $(GRADER_OBJ:.o=.d) $(RUNNER_OBJ:.o=.d) $(KITTEST_OBJ:.o=.d) $(BUILD)/obj/grader/main.d
+-include $(GRADER_OBJ:.o=.d) $(RUNNER_OBJ:.o=.d) $(KITTEST_OBJ:.o=.d) $(BUILD)/obj/grader/main.d \
+         $(BATCH_OBJ:.o=.d) $(BUILD)/obj/batch/main.d
