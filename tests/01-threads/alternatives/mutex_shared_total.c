@@ -1,0 +1,98 @@
+/* Alternative: threads add their counts to one total guarded by a mutex */
+#include "threads.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+static bool is_prime(long n)
+{
+    if (n < 2)
+        return false;
+    if (n % 2 == 0)
+        return n == 2;
+    for (long d = 3; d <= n / d; d += 2)   /* d <= n / d: d * d could overflow */
+        if (n % d == 0)
+            return false;
+    return true;
+}
+
+long count_primes(long lo, long hi)
+{
+    long count = 0;
+    for (long n = lo; n < hi; n++)
+        if (is_prime(n))
+            count++;
+    return count;
+}
+
+/* One thread's arguments and result. The creator writes lo and hi before
+ * pthread_create; the thread writes count; the creator reads count after
+ * pthread_join. */
+/* What the threads of one call share. */
+struct job {
+    pthread_mutex_t lock;
+    long total;     /* guarded by lock */
+};
+
+struct part {
+    pthread_t tid;
+    long lo, hi;    /* in: the numbers lo <= n < hi */
+    struct job *job;
+};
+
+static void *count_part(void *arg)
+{
+    struct part *p = arg;
+    long mine = count_primes(p->lo, p->hi);     /* the long work, unlocked */
+    if (pthread_mutex_lock(&p->job->lock) != 0)
+        abort();
+    p->job->total += mine;
+    if (pthread_mutex_unlock(&p->job->lock) != 0)
+        abort();
+    return NULL;
+}
+
+int count_primes_threaded(long lo, long hi, int nthreads, long *count)
+{
+    if (nthreads < 1 || nthreads > THREADS_MAX || !count)
+        return EINVAL;
+    struct job job = { .total = 0 };
+    if (pthread_mutex_init(&job.lock, NULL) != 0)
+        return ENOMEM;
+    struct part *parts = calloc((size_t)nthreads, sizeof *parts);
+    if (!parts) {
+        pthread_mutex_destroy(&job.lock);
+        return ENOMEM;
+    }
+
+    /* Cut [lo, hi) into nthreads parts: the first `extra` parts get one
+     * number more than the others, so sizes differ by at most one. */
+    long span = hi > lo ? hi - lo : 0;
+    long size = span / nthreads, extra = span % nthreads, start = lo;
+    for (int i = 0; i < nthreads; i++) {
+        parts[i].lo = start;
+        start += size + (i < extra ? 1 : 0);
+        parts[i].hi = start;
+        parts[i].job = &job;
+    }
+
+    int err = 0, started = 0;
+    while (started < nthreads) {
+        err = pthread_create(&parts[started].tid, NULL, count_part, &parts[started]);
+        if (err != 0)
+            break;
+        started++;
+    }
+    for (int i = 0; i < started; i++)
+        if (pthread_join(parts[i].tid, NULL) != 0)
+            abort();
+    long total = job.total;     /* every thread joined: no lock needed */
+    if (pthread_mutex_destroy(&job.lock) != 0)
+        abort();
+    free(parts);
+    if (err == 0)
+        *count = total;
+    return err;
+}

@@ -1,0 +1,92 @@
+/* Alternative: each thread gets only its index and computes its own part */
+#include "threads.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+static bool is_prime(long n)
+{
+    if (n < 2)
+        return false;
+    if (n % 2 == 0)
+        return n == 2;
+    for (long d = 3; d <= n / d; d += 2)   /* d <= n / d: d * d could overflow */
+        if (n % d == 0)
+            return false;
+    return true;
+}
+
+long count_primes(long lo, long hi)
+{
+    long count = 0;
+    for (long n = lo; n < hi; n++)
+        if (is_prime(n))
+            count++;
+    return count;
+}
+
+/* One thread's arguments and result. The creator writes lo and hi before
+ * pthread_create; the thread writes count; the creator reads count after
+ * pthread_join. */
+/* What every thread of one call reads; written before the threads start. */
+struct job {
+    long lo, span;
+    int nthreads;
+};
+
+struct part {
+    pthread_t tid;
+    const struct job *job;
+    int index;      /* in: which part */
+    long count;     /* out */
+};
+
+static void *count_part(void *arg)
+{
+    struct part *p = arg;
+    const struct job *job = p->job;
+    long size = job->span / job->nthreads, extra = job->span % job->nthreads;
+    long i = p->index;
+    long from = job->lo + i * size + (i < extra ? i : extra);
+    long to = from + size + (i < extra ? 1 : 0);
+    p->count = count_primes(from, to);
+    return NULL;
+}
+
+int count_primes_threaded(long lo, long hi, int nthreads, long *count)
+{
+    if (nthreads < 1 || nthreads > THREADS_MAX || !count)
+        return EINVAL;
+    struct part *parts = calloc((size_t)nthreads, sizeof *parts);
+    if (!parts)
+        return ENOMEM;
+
+    /* Cut [lo, hi) into nthreads parts: the first `extra` parts get one
+     * number more than the others, so sizes differ by at most one. */
+    const struct job job = { lo, hi > lo ? hi - lo : 0, nthreads };
+    for (int i = 0; i < nthreads; i++) {
+        parts[i].job = &job;
+        parts[i].index = i;
+    }
+
+    /* Start them all first, then join them all: they run at the same time. */
+    int err = 0, started = 0;
+    while (started < nthreads) {
+        err = pthread_create(&parts[started].tid, NULL, count_part, &parts[started]);
+        if (err != 0)
+            break;
+        started++;
+    }
+    long total = 0;
+    for (int i = 0; i < started; i++) {
+        if (pthread_join(parts[i].tid, NULL) != 0)
+            abort();    /* only fails for a thread that is not ours */
+        total += parts[i].count;    /* joined: its count is final */
+    }
+    free(parts);
+    if (err == 0)
+        *count = total;
+    return err;
+}

@@ -1,0 +1,85 @@
+/* Mutant: every thread adds its count to one shared total without a lock
+ * Expect: race
+ * total += n is a read, an add and a write: two threads finishing at the
+ * same moment can both read the old total, and one count is lost. A data
+ * race even when the answer happens to be right.
+ */
+#include "threads.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+static bool is_prime(long n)
+{
+    if (n < 2)
+        return false;
+    if (n % 2 == 0)
+        return n == 2;
+    for (long d = 3; d <= n / d; d += 2)   /* d <= n / d: d * d could overflow */
+        if (n % d == 0)
+            return false;
+    return true;
+}
+
+long count_primes(long lo, long hi)
+{
+    long count = 0;
+    for (long n = lo; n < hi; n++)
+        if (is_prime(n))
+            count++;
+    return count;
+}
+
+/* One thread's arguments and result. The creator writes lo and hi before
+ * pthread_create; the thread writes count; the creator reads count after
+ * pthread_join. */
+struct part {
+    pthread_t tid;
+    long lo, hi;    /* in: the numbers lo <= n < hi */
+    long *total;    /* out: shared by all the threads of one call */
+};
+
+static void *count_part(void *arg)
+{
+    struct part *p = arg;
+    *p->total += count_primes(p->lo, p->hi);
+    return NULL;
+}
+
+int count_primes_threaded(long lo, long hi, int nthreads, long *count)
+{
+    if (nthreads < 1 || nthreads > THREADS_MAX || !count)
+        return EINVAL;
+    struct part *parts = calloc((size_t)nthreads, sizeof *parts);
+    if (!parts)
+        return ENOMEM;
+
+    /* Cut [lo, hi) into nthreads parts: the first `extra` parts get one
+     * number more than the others, so sizes differ by at most one. */
+    long total = 0;
+    long span = hi > lo ? hi - lo : 0;
+    long size = span / nthreads, extra = span % nthreads, start = lo;
+    for (int i = 0; i < nthreads; i++) {
+        parts[i].lo = start;
+        start += size + (i < extra ? 1 : 0);
+        parts[i].hi = start;
+        parts[i].total = &total;
+    }
+
+    int err = 0, started = 0;
+    while (started < nthreads) {
+        err = pthread_create(&parts[started].tid, NULL, count_part, &parts[started]);
+        if (err != 0)
+            break;
+        started++;
+    }
+    for (int i = 0; i < started; i++)
+        if (pthread_join(parts[i].tid, NULL) != 0)
+            abort();
+    free(parts);
+    if (err == 0)
+        *count = total;
+    return err;
+}
