@@ -7,6 +7,7 @@ SUBMISSION ?= exercises
 SUBMISSIONS ?=
 OUT        ?= $(BUILD)/batch-out
 FORCE      ?=
+DIST       ?= $(BUILD)/handout.tar.gz
 EX         ?=
 RESULTS    ?=
 JOBS       ?=
@@ -49,7 +50,7 @@ batch_libs = $(shell pkg-config --libs libarchive libcrypto)
 grade_args = --kit . --submission $(SUBMISSION) --scratch $(BUILD)/grade $(if $(EX),--ex $(EX)) \
              $(if $(RESULTS),--results $(RESULTS)) $(if $(JOBS),--jobs $(JOBS))
 
-.PHONY: all grade test help clean deps deps-test deps-batch batch bench stability robustness
+.PHONY: all grade test help clean deps deps-test deps-instructor batch dist gradescope autolab bench stability robustness
 all: $(GRADER) $(RUNNER)
 
 ## grade: grade exercises/ (EX=04, SUBMISSION=DIR, RESULTS=FILE, JOBS=N)
@@ -68,7 +69,7 @@ grade_out := $(shell mkdir -p $(BUILD)/grade && $(GRADER) $(grade_args) --color 
 grade_status := $(.SHELLSTATUS)
 $(info $(file <$(BUILD)/grade/table.txt))
 ifeq ($(grade_status),1)
-MAKEFLAGS += q
+MAKEFLAGS += -q
 else ifneq ($(grade_status),0)
 $(error the grader could not run (see above))
 endif
@@ -77,14 +78,33 @@ grade:
 	@:
 
 ## test: the kit's own test suite (its last line: N passed, N failed)
+ifneq ($(wildcard solutions/.),)
 test: deps-test all $(KITTEST) $(BATCH)
 	$(Q)tests/run-kit-tests $(KITTEST) $(GRADER)
+else
+test batch:
+	@echo "make $@ checks or grades with the whole kit; this student copy leaves it out" >&2; exit 2
+endif
 
 ## batch: grade every student folder or archive in SUBMISSIONS=DIR into OUT=DIR (JOBS=N, FORCE=1)
-batch: deps-batch all $(BATCH)
+ifneq ($(wildcard batch/main.c),)
+batch: deps-instructor all $(BATCH)
 	$(if $(SUBMISSIONS),,$(error make batch needs SUBMISSIONS=DIR, a folder with one folder or archive per student))
 	$(Q)$(BATCH) --kit . --submissions $(SUBMISSIONS) --out $(OUT) --grader $(GRADER) \
 	    $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)
+endif
+
+## dist: the student handout, without solutions or mutants (DIST=FILE)
+dist: deps-instructor
+	$(Q)sh platforms/handout.sh $(DIST)
+
+## gradescope: the Gradescope autograder zip, build/gradescope/autograder.zip
+gradescope: deps-instructor
+	$(Q)sh platforms/gradescope/package.sh $(BUILD)/gradescope/autograder.zip
+
+## autolab: Autolab's autograde-Makefile and autograde.tar, in build/autolab/
+autolab: deps-instructor
+	$(Q)sh platforms/autolab/package.sh $(BUILD)/autolab
 
 ## bench: time `make grade SUBMISSION=solutions` (median of RUNS=5)
 bench: deps all
@@ -110,8 +130,8 @@ deps:
 	$(Q)sh grader/setup-deps.sh grade
 deps-test:
 	$(Q)sh grader/setup-deps.sh test
-deps-batch:
-	$(Q)sh grader/setup-deps.sh batch
+deps-instructor:
+	$(Q)sh grader/setup-deps.sh instructor
 
 $(GRADER): $(GRADER_OBJ) $(BUILD)/obj/grader/main.o
 	$(call say,LINK,$@)$(KIT_CC) -pthread -o $@ $^ $(pkg_libs) -lm

@@ -1,5 +1,5 @@
 #!/bin/sh
-# setup-deps.sh [grade|test|batch] - make sure the tools the kit needs are here.
+# setup-deps.sh [grade|test|instructor] - make sure the tools the kit needs are here.
 # Installs what is missing with apt-get (as root, or through sudo without a
 # password prompt); otherwise names the exact command and fails.
 set -u
@@ -19,18 +19,20 @@ if command -v pkg-config >/dev/null 2>&1; then
 else
     need libcunit1-dev; need libjansson-dev; need libxml2-dev
 fi
-if [ "$purpose" = test ] || [ "$purpose" = batch ]; then   # the instructor's batch
+if [ "$purpose" = test ] || [ "$purpose" = instructor ]; then   # batch and packaging
     if command -v pkg-config >/dev/null 2>&1; then
         pkg-config --exists libarchive || need libarchive-dev
         pkg-config --exists libcrypto || need libssl-dev
     else
         need libarchive-dev; need libssl-dev
     fi
+    command -v jq >/dev/null 2>&1 || need jq
+    command -v bsdtar >/dev/null 2>&1 || need libarchive-tools   # writes the platform zips
 fi
 if [ "$purpose" = test ]; then
-    command -v jq >/dev/null 2>&1 || need jq
     [ -x /usr/bin/time ] || need time                       # peak memory in tests/robustness
     command -v chromium >/dev/null 2>&1 || need chromium    # renders the batch's report.html
+    command -v yamllint >/dev/null 2>&1 || need yamllint    # checks the GitHub Classroom workflow
 fi
 # ThreadSanitizer's runtime comes with gcc on Debian and Ubuntu; say so if not.
 tsan_ok() {
