@@ -169,6 +169,28 @@ static void args_compile(struct args *a, const struct variant *var)
         args_add(a, *f);
 }
 
+/* The tests to compile: test_NAME.c, or, when the instructor keeps hidden
+ * tests in hidden_NAME.c (left out of the student handout), a file in the
+ * scratch folder that includes both, so that the hidden tests may use the
+ * public file's helpers. NULL if that file cannot be written. */
+static char *tests_source(const struct build_ctx *ctx)
+{
+    char *pub = xasprintf("%s/tests/%s/test_%s", ctx->kit, ctx->ex->id, ctx->ex->student_file);
+    char *hidden = xasprintf("%s/tests/%s/hidden_%s", ctx->kit, ctx->ex->id, ctx->ex->student_file);
+    if (!is_file(hidden)) {
+        free(hidden);
+        return pub;
+    }
+    char *both = xasprintf("%s/all-tests.c", ctx->scratch);
+    char *text = xasprintf("#include \"%s\"\n#include \"%s\"\n", pub, hidden);
+    if (write_file(both, text, strlen(text)) != 0) {
+        free(both);
+        both = NULL;
+    }
+    free(text), free(pub), free(hidden);
+    return both;
+}
+
 /* Compiles the student file and the tests as `var` and links them into `out`.
  * 0 on success; compiler messages are appended to *msgs. */
 static int compile_and_link(const struct build_ctx *ctx, const struct variant *var,
@@ -176,7 +198,7 @@ static int compile_and_link(const struct build_ctx *ctx, const struct variant *v
 {
     char *obj = xasprintf("student%s.o", var->suffix);
     char *tobj = xasprintf("tests%s.o", var->suffix);
-    char *tsrc = xasprintf("%s/tests/%s/test_%s", ctx->kit, ctx->ex->id, ctx->ex->student_file);
+    char *tsrc = tests_source(ctx);
     char *runner_inc = xasprintf("-I%s/grader/runner", ctx->kit);
     char *wrap = xasprintf("@%s/grader/runner/noise.wrap", ctx->kit);
     char *libs = xstrdup(KIT_TEST_LIBS);
@@ -191,6 +213,10 @@ static int compile_and_link(const struct build_ctx *ctx, const struct variant *v
     if (run_cc(ctx, student.v, true, msgs) != 0)
         goto out;
 
+    if (!tsrc) {
+        sb_printf(msgs, "cannot write %s/all-tests.c: %s\n", ctx->scratch, strerror(errno));
+        goto out;
+    }
     args_compile(&tests, var);
     args_add(&tests, "-iquote");
     args_add(&tests, ".");

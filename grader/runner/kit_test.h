@@ -26,6 +26,10 @@
 /* The suites of the test file, ended by CU_SUITE_INFO_NULL. */
 extern CU_SuiteInfo kit_suites[];
 
+/* An instructor's hidden tests (tests/ID/hidden_NAME.c, compiled after the
+ * public test file, in the same unit) define these; the handout has none. */
+extern CU_SuiteInfo kit_hidden_suites[] __attribute__((weak));
+
 /* True when the test runs under a race detector (helgrind or TSan). */
 bool kit_race_mode(void);
 

@@ -163,8 +163,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s --list | --run NAME... | --debug [NAME...]\n", argv[0]);
         return 2;
     }
-    if (CU_initialize_registry() != CUE_SUCCESS ||
-        CU_register_suites(kit_suites) != CUE_SUCCESS) {
+    if (CU_initialize_registry() != CUE_SUCCESS || CU_register_suites(kit_suites) != CUE_SUCCESS ||
+        (kit_hidden_suites && CU_register_suites(kit_hidden_suites) != CUE_SUCCESS)) {
         fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
         return 2;
     }
