@@ -50,7 +50,7 @@ batch_libs = $(shell pkg-config --libs libarchive libcrypto)
 grade_args = --kit . --submission $(SUBMISSION) --scratch $(BUILD)/grade $(if $(EX),--ex $(EX)) \
              $(if $(RESULTS),--results $(RESULTS)) $(if $(JOBS),--jobs $(JOBS))
 
-.PHONY: all grade test help clean deps deps-test deps-instructor batch dist gradescope autolab bench stability robustness
+.PHONY: all grade test help clean deps deps-test deps-instructor batch dist gradescope autolab bench bench-batch stability robustness
 all: $(GRADER) $(RUNNER)
 
 ## grade: grade exercises/ (EX=04, SUBMISSION=DIR, RESULTS=FILE, JOBS=N)
@@ -109,6 +109,10 @@ autolab: deps-instructor
 ## bench: time `make grade SUBMISSION=solutions` (median of RUNS=5)
 bench: deps all
 	$(Q)tests/bench $(GRADER) $(RUNS)
+
+## bench-batch: time make batch on a generated class of STUDENTS=100 with JOBS=1 and JOBS=2
+bench-batch: deps-instructor all $(BATCH)
+	$(Q)tests/bench-batch $(BATCH) $(GRADER) $(STUDENTS)
 
 ## stability: grade the solutions COUNT=10 and each mutant MUTANT_RUNS=0 times, other core busy
 stability: deps all
