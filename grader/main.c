@@ -378,7 +378,10 @@ int main(int argc, char **argv)
      * folders: where it cannot (a kit under /root), work in /tmp. */
     struct sandbox sb;
     char *err, *moved = NULL;
-    if (sandbox_init(&sb, "reduced", scratch, 0, &err) == 0 && !sandbox_can_reach(&sb, scratch)) {
+    bool unreachable = sandbox_init(&sb, "reduced", scratch, 0, &err) == 0 &&
+                       !sandbox_can_reach(&sb, scratch);
+    sandbox_free(&sb);
+    if (unreachable) {
         moved = xstrdup("/tmp/kit-grade.XXXXXX");
         if (!mkdtemp(moved) || chmod(moved, 0711) != 0) {
             fprintf(stderr, "grader: cannot create %s: %s\n", moved, strerror(errno));
@@ -423,6 +426,7 @@ int main(int argc, char **argv)
     }
     int rc = results_full_marks(results) ? 0 : 1;
     json_decref(results);
+    sandbox_free(&sb);
     if (moved)
         remove_tree(moved);
     return rc;

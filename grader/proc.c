@@ -180,6 +180,9 @@ void proc_kill_orphans(void)
     int reaper = 0;
     if (prctl(PR_GET_CHILD_SUBREAPER, &reaper) != 0 || !reaper)
         return;
+    siginfo_t info;   /* no child at all (the usual case): no orphan to look for */
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD)
+        return;
     for (int round = 0; round < 100; round++) {
         int found = 0;
         DIR *d = opendir("/proc");

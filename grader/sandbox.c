@@ -318,3 +318,9 @@ int sandbox_init(struct sandbox *sb, const char *want, const char *probe_dir, in
     sb->reduced_why = xstrdup("asked for");
     return 0;
 }
+
+void sandbox_free(struct sandbox *sb)
+{
+    free(sb->reduced_why);
+    sb->reduced_why = NULL;
+}

@@ -54,6 +54,9 @@ struct jail {
  * so a fork bomb in one exercise cannot starve another). 0, or -1 with *err. */
 int sandbox_init(struct sandbox *sb, const char *want, const char *probe_dir, int slot, char **err);
 
+/* Frees what sandbox_init allocated. */
+void sandbox_free(struct sandbox *sb);
+
 /* The same sandbox for worker `slot`. */
 void sandbox_for_slot(struct sandbox *sb, int slot);
 
