@@ -50,7 +50,7 @@ batch_libs = $(shell pkg-config --libs libarchive libcrypto)
 grade_args = --kit . --submission $(SUBMISSION) --scratch $(BUILD)/grade $(if $(EX),--ex $(EX)) \
              $(if $(RESULTS),--results $(RESULTS)) $(if $(JOBS),--jobs $(JOBS))
 
-.PHONY: all grade test help clean deps deps-test deps-instructor batch dist gradescope autolab bench bench-batch stability robustness
+.PHONY: all grade test help clean deps deps-test deps-instructor batch dist gradescope autolab demo bench bench-batch stability robustness
 all: $(GRADER) $(RUNNER)
 
 ## grade: grade exercises/ (EX=04, SUBMISSION=DIR, RESULTS=FILE, JOBS=N)
@@ -105,6 +105,16 @@ gradescope: deps-instructor
 ## autolab: Autolab's autograde-Makefile and autograde.tar, in build/autolab/
 autolab: deps-instructor
 	$(Q)sh platforms/autolab/package.sh $(BUILD)/autolab
+
+## demo: build an exercise's demo program with your file and run it (EX=17, ARGS=...)
+demo_src = $(firstword $(wildcard exercises/$(EX)*/demo.c))
+demo_id  = $(notdir $(patsubst %/,%,$(dir $(demo_src))))
+demo: deps
+	$(if $(and $(EX),$(demo_src)),,$(error make demo needs EX=ID of an exercise with a demo.c, e.g. EX=17))
+	$(call say,CC,$(BUILD)/demo-$(demo_id))mkdir -p $(BUILD) && $(KIT_CC) -std=c11 -D_GNU_SOURCE -O2 -g -pthread \
+	    -Iexercises/$(demo_id) -o $(BUILD)/demo-$(demo_id) $(demo_src) \
+	    $(filter-out %/demo.c,$(wildcard $(SUBMISSION)/$(demo_id)/*.c))
+	$(Q)$(BUILD)/demo-$(demo_id) $(ARGS)
 
 ## bench: time `make grade SUBMISSION=solutions` (median of RUNS=5)
 bench: deps all
