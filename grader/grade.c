@@ -166,17 +166,29 @@ json_t *grade_exercise(const struct grade_opts *opts, const struct exercise *ex)
         json_array_append_new(tests, entry(ex, "unit", "unit tests", 0, ex->points - ex->race_points,
                                            false, "not run: the build failed"));
     } else {
-        struct unit_result u;
-        unit_run(&ctx, b.binary, &u);
-        score += add_unit_entries(ex, &u, tests, &passed);
-        json_object_set_new(timing, "unit", json_integer(u.plain_ms));
-        json_object_set_new(timing, "noise", json_integer(u.noise_ms));
-        total = u.ntests;
-        if (ex->race_check && !u.error) {
+        struct unit_result u = { 0 };
+        char **names = NULL, **listed = NULL;   /* listed: owned; names may point into u */
+        if (opts->checks != CHECKS_RACE) {
+            unit_run(&ctx, b.binary, &u);
+            score += add_unit_entries(ex, &u, tests, &passed);
+            json_object_set_new(timing, "unit", json_integer(u.plain_ms));
+            json_object_set_new(timing, "noise", json_integer(u.noise_ms));
+            total = u.ntests;
+            names = u.error ? NULL : listed_names(&u);
+        } else {
+            json_array_append_new(tests, entry(ex, "unit", "unit tests", 0, ex->points - ex->race_points,
+                                               false, "not run: only the race check was asked for"));
+            char *why = NULL;
+            names = listed = unit_list(&ctx, b.binary, &why);
+            free(why);
+        }
+        if (ex->race_check && opts->checks == CHECKS_UNIT) {
+            json_array_append_new(tests, entry(ex, "race", "race check (helgrind)", 0, ex->race_points,
+                                               false, "not run: only the unit tests were asked for"));
+            race = "not run";
+        } else if (ex->race_check && names) {
             struct race_result r;
-            char **names = listed_names(&u);
             race_check(&ctx, b.binary, names, &r);
-            free(names);
             bool clean = r.state == RACE_CLEAN;
             char *out = clean ? xasprintf("no data race, lock-order violation or pthread misuse found%s%s",
                                           r.notes[0] ? "\n" : "", r.notes)
@@ -190,6 +202,10 @@ json_t *grade_exercise(const struct grade_opts *opts, const struct exercise *ex)
             free(out);
             race_result_free(&r);
         }
+        if (listed)
+            strv_free(listed);
+        else
+            free(names);
         unit_result_free(&u);
     }
     if (ex->race_check && strcmp(race, "skipped") == 0)

@@ -17,12 +17,18 @@
 
 #include <jansson.h>
 
+/* Which checks run: all, or only one (a quicker loop; the kit's own tests
+ * grade a mutant with the check that must catch it). The others are
+ * reported as failed, "not run". */
+enum grade_checks { CHECKS_ALL, CHECKS_UNIT, CHECKS_RACE };
+
 struct grade_opts {
     const char *kit;          /* the kit's root */
     const char *submission;   /* folder laid out like exercises/ */
     const char *scratch;      /* scratch root: each exercise gets scratch/ID */
     const char *runner_lib;
     const struct sandbox *sandbox;   /* how student code runs (this worker's) */
+    enum grade_checks checks;
 };
 
 json_t *grade_exercise(const struct grade_opts *opts, const struct exercise *ex);

@@ -2,7 +2,7 @@
  *
  *   grader [--kit DIR] [--submission DIR] [--ex ID]... [--results FILE]
  *          [--scratch DIR] [--jobs N] [--color auto|always|never]
- *          [--sandbox auto|bwrap|reduced]
+ *          [--sandbox auto|bwrap|reduced] [--checks all|unit|race]
  *
  * Grades each exercise in a worker process (up to --jobs at once), prints the
  * table and optionally writes Gradescope's results.json. Exit status: 0 full
@@ -36,13 +36,14 @@ struct options {
     char **only;       /* --ex values, NULL-terminated */
     int nonly;
     int jobs;
+    enum grade_checks checks;
 };
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: grader [--kit DIR] [--submission DIR] [--ex ID]... [--results FILE]\n"
                  "              [--scratch DIR] [--jobs N] [--color auto|always|never]\n"
-                 "              [--sandbox auto|bwrap|reduced]\n");
+                 "              [--sandbox auto|bwrap|reduced] [--checks all|unit|race]\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -53,6 +54,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         { "scratch", required_argument, NULL, 'b' },  { "jobs", required_argument, NULL, 'j' },
         { "color", required_argument, NULL, 'c' },    { "runner-lib", required_argument, NULL, 'l' },
         { "sandbox", required_argument, NULL, 'x' },  { "help", no_argument, NULL, 'h' },
+        { "checks", required_argument, NULL, 'C' },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -67,6 +69,12 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'c': o->color = optarg; break;
         case 'l': o->runner_lib = xstrdup(optarg); break;
         case 'x': o->sandbox = optarg; break;
+        case 'C':
+            if (strcmp(optarg, "all") == 0) o->checks = CHECKS_ALL;
+            else if (strcmp(optarg, "unit") == 0) o->checks = CHECKS_UNIT;
+            else if (strcmp(optarg, "race") == 0) o->checks = CHECKS_RACE;
+            else { fprintf(stderr, "grader: --checks all, unit or race, not \"%s\"\n", optarg); return -1; }
+            break;
         case 'e':   /* "04,05" or repeated */
             for (char *tok = strtok(optarg, ", "); tok; tok = strtok(NULL, ", ")) {
                 o->only = xrealloc(o->only, (size_t)(o->nonly + 2) * sizeof *o->only);
@@ -400,7 +408,7 @@ int main(int argc, char **argv)
 
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    struct grade_opts g = { o.kit, submission, scratch, runner_lib, &sb };
+    struct grade_opts g = { o.kit, submission, scratch, runner_lib, &sb, o.checks };
     fflush(NULL);
     proc_adopt_orphans();   /* what a killed worker leaves behind comes to us */
     int workers = run_workers(&g, ids, jobs);
