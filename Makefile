@@ -23,7 +23,7 @@ say =
 endif
 
 KIT_CC   = gcc
-PKGS     = cunit jansson libxml-2.0
+PKGS     = cunit jansson libxml-2.0 libcrypto
 # Evaluated when a recipe runs, after `deps` has installed pkg-config & co.
 pkg_cflags = $(shell pkg-config --cflags $(PKGS))
 pkg_libs   = $(shell pkg-config --libs $(PKGS))
@@ -46,7 +46,7 @@ RUNNER  := $(BUILD)/runner/libkitrunner.a
 KITTEST := $(BUILD)/kit-unit-tests
 BATCH   := $(BUILD)/batch
 # The instructor's batch needs two more libraries than grading does.
-batch_libs = $(shell pkg-config --libs libarchive libcrypto)
+batch_libs = $(shell pkg-config --libs libarchive)
 
 grade_args = --kit . --submission $(SUBMISSION) --scratch $(BUILD)/grade $(if $(EX),--ex $(EX)) \
              $(if $(RESULTS),--results $(RESULTS)) $(if $(JOBS),--jobs $(JOBS)) \

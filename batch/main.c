@@ -155,7 +155,8 @@ static pid_t spawn_grader(const struct options *o, struct task *t, const char *w
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         execl(o->grader, o->grader, "--kit", o->kit, "--submission", t->root, "--results",
-              results, "--scratch", scratch, "--jobs", "1", "--color", "never", (char *)NULL);
+              results, "--scratch", scratch, "--jobs", "1", "--color", "never", "--no-cache",
+              (char *)NULL);
         _exit(127);
     }
     free(results);

@@ -16,6 +16,7 @@
 #include "sandbox.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 
 /* Which checks run: all, or only one (a quicker loop; the kit's own tests
  * grade a mutant with the check that must catch it). The others are
@@ -29,6 +30,7 @@ struct grade_opts {
     const char *runner_lib;
     const struct sandbox *sandbox;   /* how student code runs (this worker's) */
     enum grade_checks checks;
+    const char *cache;        /* folder of results reused while unchanged (cache.h); NULL: none */
 };
 
 json_t *grade_exercise(const struct grade_opts *opts, const struct exercise *ex);

@@ -2,12 +2,13 @@
  *
  *   grader [--kit DIR] [--submission DIR] [--ex ID]... [--results FILE]
  *          [--scratch DIR] [--jobs N] [--color auto|always|never]
- *          [--sandbox auto|bwrap|reduced] [--checks all|unit|race]
+ *          [--sandbox auto|bwrap|reduced] [--checks all|unit|race] [--no-cache]
  *
  * Grades each exercise in a worker process (up to --jobs at once), prints the
  * table and optionally writes Gradescope's results.json. Exit status: 0 full
  * marks, 1 points lost, 2 the grader could not do its job. */
 #define _GNU_SOURCE
+#include "cache.h"
 #include "grade.h"
 #include "manifest.h"
 #include "proc.h"
@@ -37,13 +38,14 @@ struct options {
     int nonly;
     int jobs;
     enum grade_checks checks;
+    bool no_cache;
 };
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: grader [--kit DIR] [--submission DIR] [--ex ID]... [--results FILE]\n"
                  "              [--scratch DIR] [--jobs N] [--color auto|always|never]\n"
-                 "              [--sandbox auto|bwrap|reduced] [--checks all|unit|race]\n");
+                 "              [--sandbox auto|bwrap|reduced] [--checks all|unit|race] [--no-cache]\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -54,7 +56,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         { "scratch", required_argument, NULL, 'b' },  { "jobs", required_argument, NULL, 'j' },
         { "color", required_argument, NULL, 'c' },    { "runner-lib", required_argument, NULL, 'l' },
         { "sandbox", required_argument, NULL, 'x' },  { "help", no_argument, NULL, 'h' },
-        { "checks", required_argument, NULL, 'C' },
+        { "checks", required_argument, NULL, 'C' },   { "no-cache", no_argument, NULL, 'N' },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -69,6 +71,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'c': o->color = optarg; break;
         case 'l': o->runner_lib = xstrdup(optarg); break;
         case 'x': o->sandbox = optarg; break;
+        case 'N': o->no_cache = true; break;
         case 'C':
             if (strcmp(optarg, "all") == 0) o->checks = CHECKS_ALL;
             else if (strcmp(optarg, "unit") == 0) o->checks = CHECKS_UNIT;
@@ -169,7 +172,14 @@ static void worker(const struct grade_opts *shared, const char *id, int slot)
         fprintf(stderr, "grader: %s\n", err);
         _exit(2);
     }
-    res = grade_exercise(g, &ex);
+    char *key = g->cache ? cache_key(g, &ex) : NULL;
+    res = key ? cache_get(g->cache, id, key) : NULL;
+    if (!res) {
+        res = grade_exercise(g, &ex);
+        if (key)
+            cache_put(g->cache, id, key, res);
+    }
+    free(key);
     char *dir = xasprintf("%s/%s", g->scratch, id);
     char *path = xasprintf("%s/result.json", dir);
     mkdir_p(dir);
@@ -380,6 +390,7 @@ int main(int argc, char **argv)
     }
     if (lock_scratch(scratch) != 0)
         return 2;
+    char *cache = xasprintf("%s/cache", scratch);   /* stays here if the scratch moves */
     catch_interrupts();
 
     /* Student code runs as another user, who must reach the scratch
@@ -408,7 +419,8 @@ int main(int argc, char **argv)
 
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    struct grade_opts g = { o.kit, submission, scratch, runner_lib, &sb, o.checks };
+    struct grade_opts g = { o.kit, submission, scratch, runner_lib, &sb, o.checks,
+                            o.no_cache ? NULL : cache };
     fflush(NULL);
     proc_adopt_orphans();   /* what a killed worker leaves behind comes to us */
     int workers = run_workers(&g, ids, jobs);

@@ -16,15 +16,15 @@ if command -v pkg-config >/dev/null 2>&1; then
     pkg-config --exists cunit || need libcunit1-dev
     pkg-config --exists jansson || need libjansson-dev
     pkg-config --exists libxml-2.0 || need libxml2-dev
+    pkg-config --exists libcrypto || need libssl-dev        # the grader's cache (SHA-256)
 else
-    need libcunit1-dev; need libjansson-dev; need libxml2-dev
+    need libcunit1-dev; need libjansson-dev; need libxml2-dev; need libssl-dev
 fi
 if [ "$purpose" = test ] || [ "$purpose" = instructor ]; then   # batch and packaging
     if command -v pkg-config >/dev/null 2>&1; then
         pkg-config --exists libarchive || need libarchive-dev
-        pkg-config --exists libcrypto || need libssl-dev
     else
-        need libarchive-dev; need libssl-dev
+        need libarchive-dev
     fi
     command -v jq >/dev/null 2>&1 || need jq
     command -v bsdtar >/dev/null 2>&1 || need libarchive-tools   # writes the platform zips

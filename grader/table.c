@@ -110,6 +110,14 @@ void table_print(FILE *out, json_t *results, bool color)
         fprintf(out, "; next: %s)\n", str(first_short, "id"));
     else
         fprintf(out, ")\n");
+    /* Say which results were reused: the student should know nothing ran. */
+    int cached = 0;
+    json_array_foreach(results, i, ex)
+        if (json_is_true(json_object_get(ex, "cached")))
+            fprintf(out, "%s %s", cached++ ? "," : "Unchanged since they were last graded, not run again:",
+                    str(ex, "id"));
+    if (cached)
+        fputc('\n', out);
     json_array_foreach(results, i, ex)
         if (!strcmp(str(ex, "build"), "warnings"))
             print_warnings(out, ex, &p);

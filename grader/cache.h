@@ -1,0 +1,26 @@
+/* cache.h - an exercise is not graded again when nothing that decides its
+ * grade changed: the student's file, the exercise's tests, manifest and
+ * header, the grader and its runner library, and which checks run.
+ *
+ * Results live in CACHE/ID.json (CACHE: the scratch folder's cache/, where
+ * the grader itself writes) with the key they were graded under.
+ * A correct solution passes every run, and a verdict changes only with what
+ * the key covers, so an unchanged file gets the verdict it had. */
+#ifndef KIT_CACHE_H
+#define KIT_CACHE_H
+
+#include "grade.h"
+#include "manifest.h"
+
+#include <jansson.h>
+
+/* The key of grading ex for g; NULL if the grader cannot read its parts. */
+char *cache_key(const struct grade_opts *g, const struct exercise *ex);
+
+/* The result stored under key, with "cached": true; NULL if there is none. */
+json_t *cache_get(const char *cache, const char *id, const char *key);
+
+/* Stores a result under key (quietly does nothing if it cannot). */
+void cache_put(const char *cache, const char *id, const char *key, json_t *result);
+
+#endif /* KIT_CACHE_H */
