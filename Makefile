@@ -50,12 +50,12 @@ batch_libs = $(shell pkg-config --libs libarchive)
 
 grade_args = --kit . --submission $(SUBMISSION) --scratch $(BUILD)/grade $(if $(EX),--ex $(EX)) \
              $(if $(RESULTS),--results $(RESULTS)) $(if $(JOBS),--jobs $(JOBS)) \
-             $(if $(CHECKS),--checks $(CHECKS))
+             $(if $(CHECKS),--checks $(CHECKS)) $(if $(FORCE),--no-cache)
 
 .PHONY: all grade test help clean deps deps-test deps-instructor batch dist gradescope autolab demo bench bench-batch stability robustness
 all: $(GRADER) $(RUNNER)
 
-## grade: grade exercises/ (EX=04, SUBMISSION=DIR, RESULTS=FILE, JOBS=N, CHECKS=unit|race)
+## grade: grade exercises/ (EX=04, SUBMISSION=DIR, RESULTS=FILE, JOBS=N, CHECKS=unit|race, FORCE=1)
 # `make grade` must exit 0 with full marks, 1 when points are lost and 2 when
 # the grader cannot run; but make exits 2 whenever a recipe fails. So the
 # grading happens while this file is read, and lost points turn on question
