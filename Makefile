@@ -36,6 +36,8 @@ GRADER_SRC := $(filter-out grader/main.c,$(wildcard grader/*.c))
 GRADER_OBJ := $(GRADER_SRC:%.c=$(BUILD)/obj/%.o)
 RUNNER_SRC := $(wildcard grader/runner/*.c)
 RUNNER_OBJ := $(RUNNER_SRC:%.c=$(BUILD)/obj/%.o)
+COACH_SRC  := $(wildcard coach/*.c)
+COACH_OBJ  := $(COACH_SRC:%.c=$(BUILD)/obj/%.o)
 BATCH_SRC  := $(filter-out batch/main.c,$(wildcard batch/*.c))
 BATCH_OBJ  := $(BATCH_SRC:%.c=$(BUILD)/obj/%.o)
 KITTEST_SRC := $(wildcard tests/grader/test_*.c tests/batch/test_*.c)
@@ -45,6 +47,7 @@ GRADER  := $(BUILD)/grader
 RUNNER  := $(BUILD)/runner/libkitrunner.a
 KITTEST := $(BUILD)/kit-unit-tests
 BATCH   := $(BUILD)/batch
+COACH   := $(BUILD)/coach
 # The instructor's batch needs two more libraries than grading does.
 batch_libs = $(shell pkg-config --libs libarchive)
 
@@ -52,8 +55,8 @@ grade_args = --kit . --submission $(SUBMISSION) --scratch $(BUILD)/grade $(if $(
              $(if $(RESULTS),--results $(RESULTS)) $(if $(JOBS),--jobs $(JOBS)) \
              $(if $(CHECKS),--checks $(CHECKS)) $(if $(FORCE),--no-cache)
 
-.PHONY: all grade test help clean deps deps-test deps-instructor batch dist gradescope autolab demo bench bench-batch stability robustness
-all: $(GRADER) $(RUNNER)
+.PHONY: all grade list hint reset test help clean deps deps-test deps-instructor batch dist gradescope autolab demo bench bench-batch stability robustness
+all: $(GRADER) $(RUNNER) $(COACH)
 
 ## grade: grade exercises/ (EX=04, SUBMISSION=DIR, RESULTS=FILE, JOBS=N, CHECKS=unit|race, FORCE=1)
 # `make grade` must exit 0 with full marks, 1 when points are lost and 2 when
@@ -95,6 +98,18 @@ batch: deps-instructor all $(BATCH)
 	$(Q)$(BATCH) --kit . --submissions $(SUBMISSIONS) --out $(OUT) --grader $(GRADER) \
 	    $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)
 endif
+
+## list: the course map with each exercise's state and points, and what is next
+list: deps all
+	$(Q)$(COACH) list --submission $(SUBMISSION) --scratch $(BUILD)/grade --state $(BUILD)/coach-state
+
+## hint: the next hint for an exercise (EX=04), gentle first
+hint: deps all
+	$(Q)$(COACH) hint $(EX) --submission $(SUBMISSION) --state $(BUILD)/coach-state
+
+## reset: put an exercise's original stub back, keeping your file as a backup (EX=04, FORCE=1)
+reset: deps all
+	$(Q)$(COACH) reset $(EX) --submission $(SUBMISSION) $(if $(FORCE),--yes)
 
 ## dist: the student handout, without solutions or mutants (DIST=FILE)
 dist: deps-instructor
@@ -158,13 +173,16 @@ $(RUNNER): $(RUNNER_OBJ)
 $(KITTEST): $(KITTEST_OBJ) $(GRADER_OBJ) $(BATCH_OBJ)
 	$(call say,LINK,$@)$(KIT_CC) -pthread -o $@ $^ $(pkg_libs) $(batch_libs) -lm
 
+$(COACH): $(COACH_OBJ) $(GRADER_OBJ)
+	$(call say,LINK,$@)$(KIT_CC) -pthread -o $@ $^ $(pkg_libs) -lm
+
 $(BATCH): $(BATCH_OBJ) $(BUILD)/obj/batch/main.o $(GRADER_OBJ)
 	$(call say,LINK,$@)$(KIT_CC) -pthread -o $@ $^ $(pkg_libs) $(batch_libs) -lm
 
 $(BUILD)/obj/grader/build.o: KIT_DEFS = -DKIT_CC='"$(KIT_CC)"' -DKIT_TEST_LIBS='"$(test_libs)"'
 
 $(BUILD)/obj/%.o: %.c | deps
-	$(call say,CC,$<)mkdir -p $(@D) && $(KIT_CC) $(KIT_CFLAGS) $(KIT_DEFS) -Igrader -Igrader/runner -Ibatch -c $< -o $@
+	$(call say,CC,$<)mkdir -p $(@D) && $(KIT_CC) $(KIT_CFLAGS) $(KIT_DEFS) -Igrader -Igrader/runner -Ibatch -Icoach -c $< -o $@
 
 -include $(GRADER_OBJ:.o=.d) $(RUNNER_OBJ:.o=.d) $(KITTEST_OBJ:.o=.d) $(BUILD)/obj/grader/main.d \
-         $(BATCH_OBJ:.o=.d) $(BUILD)/obj/batch/main.d
+         $(BATCH_OBJ:.o=.d) $(BUILD)/obj/batch/main.d $(COACH_OBJ:.o=.d)

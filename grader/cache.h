@@ -14,11 +14,15 @@
 
 #include <jansson.h>
 
-/* The key of grading ex for g; NULL if the grader cannot read its parts. */
-char *cache_key(const struct grade_opts *g, const struct exercise *ex);
+/* The key of grading ex for g with the grader binary `grader`; NULL if a part
+ * cannot be read. */
+char *cache_key(const struct grade_opts *g, const struct exercise *ex, const char *grader);
 
 /* The result stored under key, with "cached": true; NULL if there is none. */
 json_t *cache_get(const char *cache, const char *id, const char *key);
+
+/* The result last stored for id, whatever its key; NULL if none. */
+json_t *cache_last(const char *cache, const char *id);
 
 /* Stores a result under key (quietly does nothing if it cannot). */
 void cache_put(const char *cache, const char *id, const char *key, json_t *result);

@@ -4,7 +4,7 @@
 #
 # In: README.md, Makefile, grader/ (sources), exercises/ (stubs, headers,
 # READMEs), the public tests (tests/ID/exercise.json and test_*.c), and the
-# GitHub Classroom workflow. Out: solutions/, mutants, alternatives, hidden
+# GitHub Classroom workflow, and a copy of each stub in .stubs/. Out: solutions/, mutants, alternatives, hidden
 # tests (tests/ID/hidden_*.c), the kit's own tests, batch/ and platforms/.
 # The archive is the same, byte for byte, for the same files.
 set -eu
@@ -13,6 +13,13 @@ top=c-concurrency-kit
 stage=$(mktemp -d "${TMPDIR:-/tmp}/kit-handout.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 sh platforms/kit-tree.sh "$stage/$top"
+# The stubs as shipped, for make reset and make list (coach/stub.h).
+for m in tests/[0-9]*/exercise.json; do
+    id=$(basename "$(dirname "$m")")
+    name=$(jq -r .student_file "$m")
+    mkdir -p "$stage/$top/.stubs/$id"
+    cp "exercises/$id/$name" "$stage/$top/.stubs/$id/"
+done
 mkdir -p "$stage/$top/.github/workflows"
 sh platforms/classroom/workflow.sh >"$stage/$top/.github/workflows/classroom.yml"
 mkdir -p "$(dirname "$out")"

@@ -1,0 +1,28 @@
+/* coach.h - the student's loop, besides grading: where am I (list), a nudge
+ * (hint), a fresh start (reset). Each command prints for the student and
+ * returns the process's exit status. */
+#ifndef KIT_COACH_H
+#define KIT_COACH_H
+
+#include <stdbool.h>
+
+struct coach_opts {
+    const char *kit;          /* absolute */
+    const char *submission;   /* the student's exercises/ */
+    const char *scratch;      /* the grader's scratch folder (its cache/ is read) */
+    const char *runner_lib;
+    const char *grader;       /* the grader binary: it is part of the cache's key */
+    const char *state;        /* where the coach keeps what it has shown */
+    bool yes;                 /* reset without asking */
+};
+
+/* The course map: each exercise's state and points, and what is next. */
+int coach_list(const struct coach_opts *o);
+
+/* The next hint for exercise `id` not shown yet (gentle to strong). */
+int coach_hint(const struct coach_opts *o, const char *id);
+
+/* Puts the original stub back, after asking, keeping the student's file. */
+int coach_reset(const struct coach_opts *o, const char *id);
+
+#endif /* KIT_COACH_H */
