@@ -55,7 +55,7 @@ grade_args = --kit . --submission $(SUBMISSION) --scratch $(BUILD)/grade $(if $(
              $(if $(RESULTS),--results $(RESULTS)) $(if $(JOBS),--jobs $(JOBS)) \
              $(if $(CHECKS),--checks $(CHECKS)) $(if $(FORCE),--no-cache)
 
-.PHONY: all grade list hint reset test help clean deps deps-test deps-instructor batch dist gradescope autolab demo bench bench-batch stability robustness
+.PHONY: all grade watch list hint reset test help clean deps deps-test deps-instructor batch dist gradescope autolab demo bench bench-batch stability robustness
 all: $(GRADER) $(RUNNER) $(COACH)
 
 ## grade: grade exercises/ (EX=04, SUBMISSION=DIR, RESULTS=FILE, JOBS=N, CHECKS=unit|race, FORCE=1)
@@ -102,6 +102,10 @@ endif
 ## list: the course map with each exercise's state and points, and what is next
 list: deps all
 	$(Q)$(COACH) list --submission $(SUBMISSION) --scratch $(BUILD)/grade --state $(BUILD)/coach-state
+
+## watch: grade the current exercise (EX=04 to choose) again each time its file is saved
+watch: deps all
+	$(Q)$(COACH) watch $(EX) --submission $(SUBMISSION) --scratch $(BUILD)/grade --state $(BUILD)/coach-state
 
 ## hint: the next hint for an exercise (EX=04), gentle first
 hint: deps all

@@ -19,6 +19,14 @@ struct coach_opts {
 /* The course map: each exercise's state and points, and what is next. */
 int coach_list(const struct coach_opts *o);
 
+/* The first exercise, in course order from `from` (NULL: the first), whose
+ * last grading is not a pass of its current file; NULL when all pass. */
+char *coach_unfinished(const struct coach_opts *o, const char *from);
+
+/* Grades the current exercise, then again each time its file is saved,
+ * moving on when it passes; `id` NULL: the first unfinished one. */
+int coach_watch(const struct coach_opts *o, const char *id);
+
 /* The next hint for exercise `id` not shown yet (gentle to strong). */
 int coach_hint(const struct coach_opts *o, const char *id);
 

@@ -60,6 +60,27 @@ static struct row state_of(const struct coach_opts *o, const char *cache, const 
     return r;
 }
 
+char *coach_unfinished(const struct coach_opts *o, const char *from)
+{
+    char **ids = catalogue_ids(o->kit);
+    char *cache = xasprintf("%s/cache", o->scratch), *found = NULL;
+    bool started = !from;
+    for (char **id = ids; id && *id && !found; id++) {
+        started = started || strcmp(*id, from) == 0;
+        struct exercise ex;
+        char *err;
+        if (!started || manifest_load(o->kit, *id, &ex, &err) != 0)
+            continue;
+        struct row r = state_of(o, cache, &ex);
+        if (strcmp(r.state, "passing") != 0)
+            found = xstrdup(*id);
+        manifest_free(&ex);
+    }
+    free(cache);
+    strv_free(ids);
+    return found;
+}
+
 int coach_list(const struct coach_opts *o)
 {
     char **ids = catalogue_ids(o->kit);

@@ -3,6 +3,7 @@
  *   coach list                  the course map: state and points of each exercise
  *   coach hint ID               the next hint for an exercise
  *   coach reset ID [--yes]      the original stub back (the student's file kept)
+ *   coach watch [ID]            grade, and grade again at each save; then the next
  *
  * Options: --kit DIR (.), --submission DIR (exercises), --scratch DIR (the
  * grader's, build/grade), --state DIR (build/coach-state). The grader and its
@@ -22,7 +23,7 @@
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: coach list | hint ID | reset ID [--yes]\n"
+    fprintf(stderr, "usage: coach list | hint ID | reset ID [--yes] | watch [ID]\n"
                     "             [--kit DIR] [--submission DIR] [--scratch DIR] [--state DIR]\n");
     exit(2);
 }
@@ -64,7 +65,9 @@ int main(int argc, char **argv)
     o.runner_lib = lib;
     if (strcmp(cmd, "list") == 0 && !wanted)
         return coach_list(&o);
-    if (strcmp(cmd, "hint") != 0 && strcmp(cmd, "reset") != 0)
+    if (strcmp(cmd, "watch") == 0 && !wanted)
+        return coach_watch(&o, NULL);
+    if (strcmp(cmd, "hint") != 0 && strcmp(cmd, "reset") != 0 && strcmp(cmd, "watch") != 0)
         usage();
     char **ids = catalogue_ids(kit);
     char *id = wanted ? catalogue_find(ids, wanted) : NULL;
@@ -75,5 +78,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "\n");
         return 2;
     }
+    if (strcmp(cmd, "watch") == 0)
+        return coach_watch(&o, id);
     return strcmp(cmd, "hint") == 0 ? coach_hint(&o, id) : coach_reset(&o, id);
 }
