@@ -76,3 +76,30 @@ void cache_put(const char *cache, const char *id, const char *key, json_t *resul
     json_decref(entry);
     free(path), free(tmp);
 }
+
+int cache_passing(const struct grade_opts *g, char **ids, const char *grader, char **next)
+{
+    struct grade_opts all = *g;
+    all.checks = CHECKS_ALL;
+    int passing = 0;
+    *next = NULL;
+    for (char **id = ids; *id; id++) {
+        struct exercise ex;
+        char *err = NULL;
+        if (manifest_load(g->kit, *id, &ex, &err) != 0) {
+            free(err);
+            continue;
+        }
+        char *key = cache_key(&all, &ex, grader);
+        json_t *res = key ? cache_get(g->cache, *id, key) : NULL;
+        double score = json_number_value(json_object_get(res, "score"));
+        if (res && score >= ex.points - 0.005)
+            passing++;
+        else if (!*next)
+            *next = xstrdup(*id);
+        json_decref(res);
+        free(key);
+        manifest_free(&ex);
+    }
+    return passing;
+}

@@ -24,6 +24,11 @@ json_t *cache_get(const char *cache, const char *id, const char *key);
 /* The result last stored for id, whatever its key; NULL if none. */
 json_t *cache_last(const char *cache, const char *id);
 
+/* Of the exercises `ids`, how many pass as their files are now (graded, with
+ * every check, and unchanged since); *next: the first that does not (a new
+ * string, or NULL). */
+int cache_passing(const struct grade_opts *g, char **ids, const char *grader, char **next);
+
 /* Stores a result under key (quietly does nothing if it cannot). */
 void cache_put(const char *cache, const char *id, const char *key, json_t *result);
 
