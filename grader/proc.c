@@ -275,6 +275,8 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res)
         now = now_ms();
         if (!exited && kill_at < 0 && now >= deadline) {
             res->timed_out = true;
+            if (spec->on_timeout)
+                spec->on_timeout(pid, spec->on_timeout_arg);
             kill(-pid, SIGTERM);
             kill_at = now + spec->grace_ms;
         } else if (!exited && kill_at >= 0 && now >= kill_at) {

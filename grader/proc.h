@@ -11,6 +11,7 @@
 #define KIT_PROC_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 
 struct jail;
@@ -25,6 +26,10 @@ struct proc_spec {
     size_t output_cap;     /* bytes of output kept (head and tail); 0: 64 KiB */
     bool channel;          /* open a verdict channel */
     int cpu;               /* >= 0: pin the child to this CPU */
+    /* Called once when the time-out strikes, before any signal is sent (the
+     * child is still as it was): e.g. to look at its threads. */
+    void (*on_timeout)(pid_t pid, void *arg);
+    void *on_timeout_arg;
 };
 
 struct proc_result {

@@ -12,6 +12,7 @@ command -v pkg-config >/dev/null 2>&1 || need pkg-config
 command -v valgrind >/dev/null 2>&1 || need valgrind
 command -v bwrap >/dev/null 2>&1 || need bubblewrap      # the sandbox (sandbox.h)
 command -v objcopy >/dev/null 2>&1 || need binutils
+command -v gdb >/dev/null 2>&1 || need gdb                # where threads were when a test hung
 if command -v pkg-config >/dev/null 2>&1; then
     pkg-config --exists cunit || need libcunit1-dev
     pkg-config --exists jansson || need libjansson-dev

@@ -3,6 +3,7 @@
 #include "unit.h"
 
 #include "proc.h"
+#include "stacks.h"
 #include "util.h"
 #include "verdict.h"
 
@@ -60,12 +61,24 @@ out:
     return names;
 }
 
+struct stuck {
+    const struct build_ctx *ctx;
+    char *where;   /* the threads, when the test was stopped */
+};
+
+static void look_at_threads(pid_t pid, void *arg)
+{
+    struct stuck *s = arg;
+    s->where = stacks_describe(pid, "tests", s->ctx->ex->student_file, s->ctx->student_path);
+}
+
 /* Why a test process gave no verdict, in words that point at the usual cause. */
-static char *no_verdict_reason(long limit_ms, const struct proc_result *res)
+static char *no_verdict_reason(long limit_ms, const struct proc_result *res, const char *where)
 {
     if (res->timed_out)
         return xasprintf("timed out after %g s: deadlock or lost wake-up? (a thread waits for "
-                         "a lock or a signal that never comes)", limit_ms / 1000.0);
+                         "a lock or a signal that never comes)%s%s", limit_ms / 1000.0,
+                         where ? "\n" : "", where ? where : "");
     if (WIFSIGNALED(res->status)) {
         char *how = proc_describe(res->status);
         char *msg = xasprintf("%s during the test%s", how,
@@ -96,6 +109,9 @@ static bool run_once(const struct build_ctx *ctx, const char *binary, const char
     struct proc_spec spec = { .argv = argv, .env = env, .timeout_ms = limit,
                               .grace_ms = TERM_GRACE_MS, .output_cap = OUTPUT_CAP,
                               .channel = true, .cpu = -1, .jail = &jail };
+    struct stuck stuck = { ctx, NULL };
+    spec.on_timeout = look_at_threads;
+    spec.on_timeout_arg = &stuck;
     struct proc_result res;
     bool ok = false;
     if (proc_run(&spec, &res) != 0) {
@@ -115,7 +131,7 @@ static bool run_once(const struct build_ctx *ctx, const char *binary, const char
         free(how);
         ok = false;
     } else if (!said) {
-        *why = no_verdict_reason(limit, &res);
+        *why = no_verdict_reason(limit, &res, stuck.where);
     }
     *output = ok ? NULL : xstrdup(res.output);
     if (ok) {
@@ -123,6 +139,7 @@ static bool run_once(const struct build_ctx *ctx, const char *binary, const char
         *why = NULL;
     }
     proc_result_free(&res);
+    free(stuck.where);
     free(tok_env);
     return ok;
 }

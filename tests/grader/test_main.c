@@ -3,7 +3,8 @@
 #include <stdio.h>
 
 extern CU_SuiteInfo manifest_suites[], helgrind_suites[], race_suites[], proc_suites[],
-    verdict_suites[], results_suites[], unpack_suites[], roster_suites[], grades_suites[];
+    verdict_suites[], results_suites[], unpack_suites[], roster_suites[], grades_suites[],
+    stacks_suites[];
 
 int main(void)
 {
@@ -11,7 +12,7 @@ int main(void)
         return 2;
     CU_SuiteInfo *all[] = { manifest_suites, helgrind_suites, race_suites, proc_suites,
                             verdict_suites, results_suites, unpack_suites, roster_suites,
-                            grades_suites };
+                            grades_suites, stacks_suites };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (CU_register_suites(all[i]) != CUE_SUCCESS) {
             fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
