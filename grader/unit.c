@@ -63,13 +63,17 @@ out:
 
 struct stuck {
     const struct build_ctx *ctx;
-    char *where;   /* the threads, when the test was stopped */
+    const char *binary;   /* as the jail names it */
+    char *where;          /* the threads, when the test was stopped */
 };
 
 static void look_at_threads(pid_t pid, void *arg)
 {
     struct stuck *s = arg;
-    s->where = stacks_describe(pid, "tests", s->ctx->ex->student_file, s->ctx->student_path);
+    const char *name = strrchr(s->binary, '/');
+    char *outside = xasprintf("%s/%s", s->ctx->scratch, name ? name + 1 : s->binary);
+    s->where = stacks_describe(pid, outside, s->ctx->ex->student_file, s->ctx->student_path);
+    free(outside);
 }
 
 /* Why a test process gave no verdict, in words that point at the usual cause. */
@@ -109,7 +113,7 @@ static bool run_once(const struct build_ctx *ctx, const char *binary, const char
     struct proc_spec spec = { .argv = argv, .env = env, .timeout_ms = limit,
                               .grace_ms = TERM_GRACE_MS, .output_cap = OUTPUT_CAP,
                               .channel = true, .cpu = -1, .jail = &jail };
-    struct stuck stuck = { ctx, NULL };
+    struct stuck stuck = { ctx, binary, NULL };
     spec.on_timeout = look_at_threads;
     spec.on_timeout_arg = &stuck;
     struct proc_result res;
