@@ -1,6 +1,7 @@
 /* cache.h - an exercise is not graded again when nothing that decides its
  * grade changed: the student's file, the exercise's tests, manifest and
- * header, the grader and its runner library, and which checks run.
+ * header, the grader, its runner library, helgrind suppressions and noise
+ * wrappers, and which checks run.
  *
  * Results live in CACHE/ID.json (CACHE: the scratch folder's cache/, where
  * the grader itself writes) with the key they were graded under.
