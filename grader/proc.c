@@ -154,11 +154,10 @@ static bool child_exited(int pidfd, pid_t pid, short revents)
     return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid;
 }
 
-/* The parent pid of process `pid` (from /proc), or -1. */
-static pid_t parent_of(const char *pid)
+pid_t proc_parent_of(pid_t pid)
 {
-    char path[300], buf[512];
-    snprintf(path, sizeof path, "/proc/%s/stat", pid);
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
@@ -188,7 +187,7 @@ void proc_kill_orphans(void)
         DIR *d = opendir("/proc");
         struct dirent *e;
         while (d && (e = readdir(d))) {
-            if (e->d_name[0] < '0' || e->d_name[0] > '9' || parent_of(e->d_name) != getpid())
+            if (e->d_name[0] < '0' || e->d_name[0] > '9' || proc_parent_of((pid_t)atoi(e->d_name)) != getpid())
                 continue;
             pid_t orphan = (pid_t)atoi(e->d_name);
             kill(orphan, SIGKILL);

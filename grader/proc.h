@@ -44,6 +44,9 @@ struct proc_result {
 /* 0 when the child ran (whatever became of it); -1 with errno if it could not
  * be started. */
 int proc_run(const struct proc_spec *spec, struct proc_result *res);
+
+/* The parent of process `pid` (from /proc/PID/stat); -1 if it is gone. */
+pid_t proc_parent_of(pid_t pid);
 void proc_result_free(struct proc_result *res);
 
 /* Makes this process a child subreaper: from then on, whatever a child

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "stacks.h"
 
+#include "proc.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -176,30 +177,12 @@ char *stacks_from_gdb(const char *gdb_output, const char *file, const char *disp
     return sb_steal(&sb);
 }
 
-/* The parent pid from /proc/PID/stat; -1 if gone. */
-static pid_t parent_of(pid_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    char *close_paren = strrchr(buf, ')');
-    int ppid = -1;
-    return close_paren && sscanf(close_paren + 1, " %*c %d", &ppid) == 1 ? ppid : -1;
-}
-
 static bool is_descendant(pid_t p, pid_t root)
 {
     for (int depth = 0; p > 1 && depth < 16; depth++) {
         if (p == root)
             return true;
-        p = parent_of(p);
+        p = proc_parent_of(p);
     }
     return false;
 }
