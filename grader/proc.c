@@ -101,8 +101,9 @@ static void exec_child(const struct proc_spec *spec, char **argv, int out_w, int
      * scheduling autogroup, so a fork bomb shares one slice of the CPU. */
     if (setsid() < 0)
         setpgid(0, 0);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_w, 1) < 0 || dup2(out_w, 2) < 0)
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);   /* only its copy on 0 stays */
+    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_w, 1) < 0 || dup2(out_w, 2) < 0 ||
+        (devnull == 0 && fcntl(0, F_SETFD, 0) != 0))   /* dup2 onto itself keeps the flag */
         _exit(127);
     if (chan_w >= 0 && dup2(chan_w, CHANNEL_FD) < 0)
         _exit(127);
