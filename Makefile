@@ -8,6 +8,7 @@ SUBMISSIONS ?=
 OUT        ?= $(BUILD)/batch-out
 FORCE      ?=
 CHECKS     ?=
+FIRST      ?=
 DIST       ?= $(BUILD)/handout.tar.gz
 EX         ?=
 RESULTS    ?=
@@ -53,12 +54,13 @@ batch_libs = $(shell pkg-config --libs libarchive)
 
 grade_args = --kit . --submission $(SUBMISSION) --scratch $(BUILD)/grade $(if $(EX),--ex $(EX)) \
              $(if $(RESULTS),--results $(RESULTS)) $(if $(JOBS),--jobs $(JOBS)) \
-             $(if $(CHECKS),--checks $(CHECKS)) $(if $(FORCE),--no-cache)
+             $(if $(CHECKS),--checks $(CHECKS)) $(if $(FORCE),--no-cache) \
+             $(if $(FIRST),--first-failure)
 
 .PHONY: all grade watch list hint reset test help clean deps deps-test deps-instructor batch dist gradescope autolab demo bench bench-batch stability robustness
 all: $(GRADER) $(RUNNER) $(COACH)
 
-## grade: grade exercises/ (EX=04, SUBMISSION=DIR, RESULTS=FILE, JOBS=N, CHECKS=unit|race, FORCE=1)
+## grade: grade exercises/ (EX=04, SUBMISSION=DIR, RESULTS=FILE, JOBS=N, CHECKS=unit|race, FIRST=1, FORCE=1)
 # `make grade` must exit 0 with full marks, 1 when points are lost and 2 when
 # the grader cannot run; but make exits 2 whenever a recipe fails. So the
 # grading happens while this file is read, and lost points turn on question

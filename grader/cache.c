@@ -15,7 +15,7 @@ char *cache_key(const struct grade_opts *g, const struct exercise *ex, const cha
     char *tests = xasprintf("%s/tests/%s", g->kit, ex->id);
     char *exercise = xasprintf("%s/exercises/%s", g->kit, ex->id);
     char *student = xasprintf("%s/%s/%s", g->submission, ex->id, ex->student_file);
-    char checks = (char)('0' + g->checks);
+    char checks[2] = { (char)('0' + g->checks), g->first_failure ? 'F' : '-' };
     char *supp = xasprintf("%s/grader/helgrind.supp", g->kit);
     char *wrap = xasprintf("%s/grader/runner/noise.wrap", g->kit);
     int rc = digest_file(d, "grader", grader, 1) | digest_file(d, "supp", supp, 1) |
@@ -23,7 +23,7 @@ char *cache_key(const struct grade_opts *g, const struct exercise *ex, const cha
              digest_file(d, "runner", g->runner_lib, 1) | digest_folder(d, tests, "") |
              digest_folder(d, exercise, ".h");
     digest_file(d, "student", student, 0);
-    digest_bytes(d, &checks, 1);
+    digest_bytes(d, checks, sizeof checks);
     free(tests), free(exercise), free(student), free(supp), free(wrap);
     char *key = digest_finish(d);
     if (rc != 0) {

@@ -31,6 +31,7 @@ struct grade_opts {
     const struct sandbox *sandbox;   /* how student code runs (this worker's) */
     enum grade_checks checks;
     const char *cache;        /* folder of results reused while unchanged (cache.h); NULL: none */
+    bool first_failure;       /* stop an exercise's unit tests at the first that fails */
 };
 
 json_t *grade_exercise(const struct grade_opts *opts, const struct exercise *ex);

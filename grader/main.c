@@ -3,6 +3,7 @@
  *   grader [--kit DIR] [--submission DIR] [--ex ID]... [--results FILE]
  *          [--scratch DIR] [--jobs N] [--color auto|always|never]
  *          [--sandbox auto|bwrap|reduced] [--checks all|unit|race] [--no-cache]
+ *          [--first-failure]
  *
  * Grades each exercise in a worker process (up to --jobs at once), prints the
  * table and optionally writes Gradescope's results.json. Exit status: 0 full
@@ -38,14 +39,15 @@ struct options {
     int nonly;
     int jobs;
     enum grade_checks checks;
-    bool no_cache;
+    bool no_cache, first_failure;
 };
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: grader [--kit DIR] [--submission DIR] [--ex ID]... [--results FILE]\n"
                  "              [--scratch DIR] [--jobs N] [--color auto|always|never]\n"
-                 "              [--sandbox auto|bwrap|reduced] [--checks all|unit|race] [--no-cache]\n");
+                 "              [--sandbox auto|bwrap|reduced] [--checks all|unit|race] [--no-cache]\n"
+                 "              [--first-failure]\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -57,6 +59,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         { "color", required_argument, NULL, 'c' },    { "runner-lib", required_argument, NULL, 'l' },
         { "sandbox", required_argument, NULL, 'x' },  { "help", no_argument, NULL, 'h' },
         { "checks", required_argument, NULL, 'C' },   { "no-cache", no_argument, NULL, 'N' },
+        { "first-failure", no_argument, NULL, 'F' },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -72,6 +75,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'l': o->runner_lib = xstrdup(optarg); break;
         case 'x': o->sandbox = optarg; break;
         case 'N': o->no_cache = true; break;
+        case 'F': o->first_failure = true; break;
         case 'C':
             if (strcmp(optarg, "all") == 0) o->checks = CHECKS_ALL;
             else if (strcmp(optarg, "unit") == 0) o->checks = CHECKS_UNIT;
@@ -445,7 +449,7 @@ int main(int argc, char **argv)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     struct grade_opts g = { o.kit, submission, scratch, runner_lib, &sb, o.checks,
-                            o.no_cache ? NULL : cache };
+                            o.no_cache ? NULL : cache, o.first_failure };
     fflush(NULL);
     proc_adopt_orphans();   /* what a killed worker leaves behind comes to us */
     int workers = run_workers(&g, ids, jobs);

@@ -168,7 +168,8 @@ static void run_test(const struct build_ctx *ctx, const char *binary, struct tes
     t->output = output ? output : xstrdup("");
 }
 
-void unit_run(const struct build_ctx *ctx, const char *binary, struct unit_result *res)
+void unit_run(const struct build_ctx *ctx, const char *binary, bool first_failure,
+              struct unit_result *res)
 {
     *res = (struct unit_result){ 0 };
     char **names = unit_list(ctx, binary, &res->error);
@@ -178,9 +179,17 @@ void unit_run(const struct build_ctx *ctx, const char *binary, struct unit_resul
     while (names[res->ntests])
         res->ntests++;
     res->tests = xcalloc((size_t)res->ntests, sizeof *res->tests);
+    bool failed = false;
     for (int i = 0; i < res->ntests; i++) {
-        res->tests[i].name = names[i];
-        run_test(ctx, jailed, &res->tests[i], res);
+        struct test_result *t = &res->tests[i];
+        t->name = names[i];
+        if (failed && first_failure) {
+            t->message = xstrdup("not run: the grading stops at the first failure");
+            t->output = xstrdup("");
+            continue;
+        }
+        run_test(ctx, jailed, t, res);
+        failed = failed || !t->passed;
     }
     free(jailed);
     free(names);

@@ -27,8 +27,11 @@ struct unit_result {
     long noise_ms;     /* time spent in schedule-noise runs */
 };
 
-/* Runs the tests of `binary` (built in ctx->scratch) in the sandbox. */
-void unit_run(const struct build_ctx *ctx, const char *binary, struct unit_result *res);
+/* Runs the tests of `binary` (built in ctx->scratch) in the sandbox. With
+ * `first_failure`, the tests after the first that fails are not run (they
+ * are reported failed, "not run"). */
+void unit_run(const struct build_ctx *ctx, const char *binary, bool first_failure,
+              struct unit_result *res);
 void unit_result_free(struct unit_result *res);
 
 /* Lists the tests of a test binary; NULL with the reason in *why. */
