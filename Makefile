@@ -130,13 +130,12 @@ autolab: deps-instructor
 	$(Q)sh platforms/autolab/package.sh $(BUILD)/autolab
 
 ## demo: build an exercise's demo program with your file and run it (EX=17, ARGS=...)
-demo_src = $(firstword $(wildcard exercises/$(EX)*/demo.c))
-demo_id  = $(notdir $(patsubst %/,%,$(dir $(demo_src))))
+demo_src = $(firstword $(wildcard exercises/$(EX)*/demo/demo.c))
+demo_id  = $(word 2,$(subst /, ,$(demo_src)))
 demo: deps
-	$(if $(and $(EX),$(demo_src)),,$(error make demo needs EX=ID of an exercise with a demo.c, e.g. EX=17))
+	$(if $(and $(EX),$(demo_src)),,$(error make demo needs EX=ID of an exercise with a demo/demo.c, e.g. EX=17))
 	$(call say,CC,$(BUILD)/demo-$(demo_id))mkdir -p $(BUILD) && $(KIT_CC) -std=c11 -D_GNU_SOURCE -O2 -g -pthread \
-	    -Iexercises/$(demo_id) -o $(BUILD)/demo-$(demo_id) $(demo_src) \
-	    $(filter-out %/demo.c,$(wildcard $(SUBMISSION)/$(demo_id)/*.c))
+	    -Iexercises/$(demo_id) -o $(BUILD)/demo-$(demo_id) $(demo_src) $(wildcard $(SUBMISSION)/$(demo_id)/*.c)
 	$(Q)$(BUILD)/demo-$(demo_id) $(ARGS)
 
 ## bench: time `make grade SUBMISSION=solutions` (median of RUNS=5)

@@ -9,7 +9,7 @@
  * Build it with your gil.c (from the kit's top folder):
  *
  *     gcc -std=c11 -D_GNU_SOURCE -O2 -pthread -Iexercises/17-gil \
- *         exercises/17-gil/demo.c exercises/17-gil/gil.c -o /tmp/gil-demo
+ *         exercises/17-gil/demo/demo.c exercises/17-gil/gil.c -o /tmp/gil-demo
  *     /tmp/gil-demo [N [TICK [RUNS]]]
  *
  * N is the count of each count-down (default 400000000; the talk counted to
