@@ -10,6 +10,7 @@
 #include "cache.h"
 #include "grade.h"
 #include "manifest.h"
+#include "results.h"
 #include "stub.h"
 #include "util.h"
 
@@ -38,9 +39,8 @@ static struct row state_of(const struct coach_opts *o, const char *cache, const 
     char *file = xasprintf("%s/%s/%s", o->submission, ex->id, ex->student_file);
     char *exe = realpath(o->grader, NULL);
     struct grade_opts g = { .kit = o->kit, .submission = o->submission, .runner_lib = o->runner_lib,
-                            .checks = CHECKS_ALL };
-    char *key = exe ? cache_key(&g, ex, exe) : NULL;
-    json_t *now = key ? cache_get(cache, ex->id, key) : NULL;
+                            .cache = cache };
+    json_t *now = exe ? cache_current(&g, ex, exe) : NULL;
     json_t *last = now ? NULL : cache_last(cache, ex->id);
     json_t *res = now ? now : last;
     if (res) {
@@ -50,13 +50,13 @@ static struct row state_of(const struct coach_opts *o, const char *cache, const 
     if (!is_file(file))
         r.state = "missing";
     else if (now)
-        r.state = r.score >= ex->points - 0.005 ? "passing" : "failing";
+        r.state = result_full_marks(now) ? "passing" : "failing";
     else if (last)
         r.state = "changed since graded";
     else if (unchanged_stub(o->kit, ex, file))
         r.state = "not started";
     json_decref(now), json_decref(last);
-    free(file), free(exe), free(key);
+    free(file), free(exe);
     return r;
 }
 

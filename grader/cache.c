@@ -3,6 +3,7 @@
 #include "cache.h"
 
 #include "digest.h"
+#include "results.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -80,10 +81,18 @@ void cache_put(const char *cache, const char *id, const char *key, json_t *resul
     free(path), free(tmp);
 }
 
-int cache_passing(const struct grade_opts *g, char **ids, const char *grader, char **next)
+json_t *cache_current(const struct grade_opts *g, const struct exercise *ex, const char *grader)
 {
     struct grade_opts all = *g;
     all.checks = CHECKS_ALL;
+    char *key = cache_key(&all, ex, grader);
+    json_t *res = key ? cache_get(g->cache, ex->id, key) : NULL;
+    free(key);
+    return res;
+}
+
+int cache_passing(const struct grade_opts *g, char **ids, const char *grader, char **next)
+{
     int passing = 0;
     *next = NULL;
     for (char **id = ids; *id; id++) {
@@ -93,15 +102,12 @@ int cache_passing(const struct grade_opts *g, char **ids, const char *grader, ch
             free(err);
             continue;
         }
-        char *key = cache_key(&all, &ex, grader);
-        json_t *res = key ? cache_get(g->cache, *id, key) : NULL;
-        double score = json_number_value(json_object_get(res, "score"));
-        if (res && score >= ex.points - 0.005)
+        json_t *res = cache_current(g, &ex, grader);
+        if (result_full_marks(res))
             passing++;
         else if (!*next)
             *next = xstrdup(*id);
         json_decref(res);
-        free(key);
         manifest_free(&ex);
     }
     return passing;

@@ -22,6 +22,10 @@ char *cache_key(const struct grade_opts *g, const struct exercise *ex, const cha
 /* The result stored under key, with "cached": true; NULL if there is none. */
 json_t *cache_get(const char *cache, const char *id, const char *key);
 
+/* The result of grading ex's file as it is now with every check, if the
+ * cache holds one; NULL otherwise. */
+json_t *cache_current(const struct grade_opts *g, const struct exercise *ex, const char *grader);
+
 /* The result last stored for id, whatever its key; NULL if none. */
 json_t *cache_last(const char *cache, const char *id);
 

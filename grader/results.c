@@ -57,13 +57,19 @@ int results_write(const char *path, json_t *results, double elapsed_s)
     return rc;
 }
 
+bool result_full_marks(json_t *exercise_result)
+{
+    return json_is_object(exercise_result) &&
+           json_number_value(json_object_get(exercise_result, "score")) >=
+               json_number_value(json_object_get(exercise_result, "max_score")) - 1e-9;
+}
+
 bool results_full_marks(json_t *results)
 {
     json_t *ex;
     size_t i;
     json_array_foreach(results, i, ex)
-        if (json_number_value(json_object_get(ex, "score")) <
-            json_number_value(json_object_get(ex, "max_score")) - 1e-9)
+        if (!result_full_marks(ex))
             return false;
     return true;
 }

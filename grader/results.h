@@ -16,4 +16,7 @@ int results_write(const char *path, json_t *results, double elapsed_s);
 
 bool results_full_marks(json_t *results);
 
+/* True if one exercise's result (score, max_score) is at full marks. */
+bool result_full_marks(json_t *exercise_result);
+
 #endif /* KIT_RESULTS_H */

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "table.h"
 
+#include "results.h"
+
 #include <string.h>
 
 enum { MAX_DETAIL_LINES = 25, MAX_WARNING_LINES = 8 };
@@ -19,11 +21,6 @@ static const char *str(json_t *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o, key));
     return s ? s : "";
-}
-
-static bool full_marks(json_t *ex)
-{
-    return num(ex, "score") >= num(ex, "max_score") - 1e-9;
 }
 
 /* Prints text indented, at most `max` lines. */
@@ -54,7 +51,7 @@ static void print_row(FILE *out, json_t *ex, const struct paint *p)
     const char *bc = !strcmp(build, "ok") ? p->green : built ? p->yellow : p->red;
     const char *tc = built && total > 0 && passed == total ? p->green : p->red;
     const char *rc = !strcmp(race, "clean") ? p->green : !strcmp(race, "none") ? "" : p->red;
-    const char *pc = full_marks(ex) ? p->green : p->red;
+    const char *pc = result_full_marks(ex) ? p->green : p->red;
     fprintf(out, "%-22s %s%-9s%s %s%-7s%s %s%-8s%s %s%5.1f/%-4g%s\n", str(ex, "id"),
             bc, build, p->off, tc, tests, p->off, rc, race, p->off,
             pc, num(ex, "score"), num(ex, "max_score"), p->off);
@@ -99,7 +96,7 @@ void table_print(FILE *out, json_t *results, bool color)
         print_row(out, ex, &p);
         score += num(ex, "score");
         max += num(ex, "max_score");
-        if (full_marks(ex))
+        if (result_full_marks(ex))
             done++;
         else if (!first_short)
             first_short = ex;
