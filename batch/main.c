@@ -262,9 +262,7 @@ int main(int argc, char **argv)
     if (!is_dir(o.submissions))
         fail("%s is not a folder", o.submissions);
     char **ids = catalogue_ids(o.kit);
-    int nex = 0;
-    while (ids && ids[nex])
-        nex++;
+    int nex = (int)strv_len(ids);
     if (!nex)
         fail("no exercise in the kit at %s", o.kit);
     struct exercise *exs = xcalloc((size_t)nex, sizeof *exs);

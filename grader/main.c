@@ -347,14 +347,6 @@ static bool use_color(const char *mode)
     return isatty(STDOUT_FILENO) && !(nc && *nc);
 }
 
-static size_t strv_len(char **v)
-{
-    size_t n = 0;
-    while (v && v[n])
-        n++;
-    return n;
-}
-
 /* After grading some exercises: where the student stands in the course. */
 static void print_course(const struct grade_opts *g, char **all)
 {

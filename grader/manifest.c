@@ -13,6 +13,14 @@
 /* Defaults for what a manifest leaves out. */
 enum { DEFAULT_TIMEOUT_S = 5, DEFAULT_RACE_TIMEOUT_S = 30, DEFAULT_NOISE_RUNS = 2 };
 
+size_t strv_len(char **v)
+{
+    size_t n = 0;
+    while (v && v[n])
+        n++;
+    return n;
+}
+
 void strv_free(char **v)
 {
     for (char **p = v; p && *p; p++)

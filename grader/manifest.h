@@ -8,6 +8,7 @@
 #define KIT_MANIFEST_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct exercise {
     char *id;             /* "04-race-counter" */
@@ -38,5 +39,6 @@ char *catalogue_find(char **ids, const char *wanted);
 char **hints_parse(const char *readme);
 
 void strv_free(char **v);
+size_t strv_len(char **v);   /* 0 for NULL */
 
 #endif /* KIT_MANIFEST_H */
