@@ -7,7 +7,10 @@
  * OUT/STUDENT/ receives results.json and report.txt (what the student would
  * see); OUT/grades.csv one row per student. A student whose files, grader and
  * kit tests are unchanged since the last run is not graded again (see
- * fingerprint.h) unless --force. One student's failure never stops the rest.
+ * fingerprint.h) unless --force. An exercise file identical to one already
+ * graded in this output folder (an untouched stub, a copy) is graded once:
+ * the graders share their results by key in OUT/.work/reuse (cache.h).
+ * One student's failure never stops the rest.
  * Exit status: 0 when every student has a row, 2 when the batch cannot run. */
 #define _GNU_SOURCE
 #include "classreport.h"
@@ -145,6 +148,7 @@ static pid_t spawn_grader(const struct options *o, struct task *t, const char *w
     char *results = xasprintf("%s/results.json", t->dir);
     char *report = xasprintf("%s/report.txt", t->dir);
     char *scratch = xasprintf("%s/slot-%d", work, t->slot);
+    char *reuse = xasprintf("%s/reuse", work);
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
@@ -156,12 +160,13 @@ static pid_t spawn_grader(const struct options *o, struct task *t, const char *w
         signal(SIGTERM, SIG_DFL);
         execl(o->grader, o->grader, "--kit", o->kit, "--submission", t->root, "--results",
               results, "--scratch", scratch, "--jobs", "1", "--color", "never", "--no-cache",
-              (char *)NULL);
+              "--reuse", reuse, (char *)NULL);
         _exit(127);
     }
     free(results);
     free(report);
     free(scratch);
+    free(reuse);
     return pid;
 }
 
@@ -289,6 +294,10 @@ int main(int argc, char **argv)
     char *work = xasprintf("%s/.work", o.out);
     char *unpacked = xasprintf("%s/unpacked", work);
     remove_tree(unpacked);
+    char *reuse = xasprintf("%s/reuse", work);
+    if (o.force)
+        remove_tree(reuse);   /* everything graded afresh */
+    free(reuse);
     if (mkdir_p(unpacked) != 0)
         fail("cannot create %s", work);
 

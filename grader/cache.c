@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 char *cache_key(const struct grade_opts *g, const struct exercise *ex, const char *grader)
 {
@@ -73,12 +74,27 @@ json_t *cache_last(const char *cache, const char *id)
 void cache_put(const char *cache, const char *id, const char *key, json_t *result)
 {
     char *path = cache_path(cache, id);
-    char *tmp = xasprintf("%s.tmp", path);
+    char *tmp = xasprintf("%s.%ld.tmp", path, (long)getpid());   /* writers may race */
     json_t *entry = json_pack("{s:s, s:O}", "key", key, "result", result);
     if (mkdir_p(cache) == 0 && entry && json_dump_file(entry, tmp, JSON_COMPACT) == 0)
         rename(tmp, path);
     json_decref(entry);
     free(path), free(tmp);
+}
+
+json_t *cache_shared_get(const char *shared, const char *key)
+{
+    json_t *res = cache_get(shared, key, key);
+    if (res) {
+        json_object_del(res, "cached");
+        json_object_set_new(res, "reused", json_true());
+    }
+    return res;
+}
+
+void cache_shared_put(const char *shared, const char *key, json_t *result)
+{
+    cache_put(shared, key, key, result);
 }
 
 json_t *cache_current(const struct grade_opts *g, const struct exercise *ex, const char *grader)

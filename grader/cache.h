@@ -4,7 +4,8 @@
  * wrappers, and which checks run.
  *
  * Results live in CACHE/ID.json (CACHE: the scratch folder's cache/, where
- * the grader itself writes) with the key they were graded under.
+ * the grader itself writes) with the key they were graded under; the key
+ * covers the file's content, not its path.
  * A correct solution passes every run, and a verdict changes only with what
  * the key covers, so an unchanged file gets the verdict it had. */
 #ifndef KIT_CACHE_H
@@ -36,5 +37,12 @@ int cache_passing(const struct grade_opts *g, char **ids, const char *grader, ch
 
 /* Stores a result under key (quietly does nothing if it cannot). */
 void cache_put(const char *cache, const char *id, const char *key, json_t *result);
+
+/* A folder shared by every submission graded with the same kit (a batch):
+ * results stored by key alone, SHARED/KEY.json, so that a file identical to
+ * one already graded (an untouched stub, a copy) is graded once.
+ * cache_shared_get marks what it returns "reused": true. */
+json_t *cache_shared_get(const char *shared, const char *key);
+void cache_shared_put(const char *shared, const char *key, json_t *result);
 
 #endif /* KIT_CACHE_H */

@@ -31,6 +31,7 @@ struct grade_opts {
     const struct sandbox *sandbox;   /* how student code runs (this worker's) */
     enum grade_checks checks;
     const char *cache;        /* folder of results reused while unchanged (cache.h); NULL: none */
+    const char *shared;       /* folder of results by key, shared by submissions (--reuse); NULL: none */
     bool first_failure;       /* stop an exercise's unit tests at the first that fails */
 };
 

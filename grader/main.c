@@ -3,10 +3,11 @@
  *   grader [--kit DIR] [--submission DIR] [--ex ID]... [--results FILE]
  *          [--scratch DIR] [--jobs N] [--color auto|always|never]
  *          [--sandbox auto|bwrap|reduced] [--checks all|unit|race] [--no-cache]
- *          [--first-failure]
+ *          [--first-failure] [--reuse DIR]
  *
  * Grades each exercise in a worker process (up to --jobs at once), prints the
- * table and optionally writes Gradescope's results.json. Exit status: 0 full
+ * table and optionally writes Gradescope's results.json. --reuse DIR: results
+ * shared by key with every submission graded with the same DIR (cache.h). Exit status: 0 full
  * marks, 1 points lost, 2 the grader could not do its job. */
 #define _GNU_SOURCE
 #include "cache.h"
@@ -33,7 +34,7 @@
 #include <unistd.h>
 
 struct options {
-    const char *kit, *submission, *results, *scratch, *color, *sandbox;
+    const char *kit, *submission, *results, *scratch, *color, *sandbox, *reuse;
     char *runner_lib;
     char **only;       /* --ex values, NULL-terminated */
     int nonly;
@@ -47,7 +48,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: grader [--kit DIR] [--submission DIR] [--ex ID]... [--results FILE]\n"
                  "              [--scratch DIR] [--jobs N] [--color auto|always|never]\n"
                  "              [--sandbox auto|bwrap|reduced] [--checks all|unit|race] [--no-cache]\n"
-                 "              [--first-failure]\n");
+                 "              [--first-failure] [--reuse DIR]\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -59,7 +60,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         { "color", required_argument, NULL, 'c' },    { "runner-lib", required_argument, NULL, 'l' },
         { "sandbox", required_argument, NULL, 'x' },  { "help", no_argument, NULL, 'h' },
         { "checks", required_argument, NULL, 'C' },   { "no-cache", no_argument, NULL, 'N' },
-        { "first-failure", no_argument, NULL, 'F' },
+        { "first-failure", no_argument, NULL, 'F' },  { "reuse", required_argument, NULL, 'R' },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -76,6 +77,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'x': o->sandbox = optarg; break;
         case 'N': o->no_cache = true; break;
         case 'F': o->first_failure = true; break;
+        case 'R': o->reuse = optarg; break;
         case 'C':
             if (strcmp(optarg, "all") == 0) o->checks = CHECKS_ALL;
             else if (strcmp(optarg, "unit") == 0) o->checks = CHECKS_UNIT;
@@ -177,13 +179,17 @@ static void worker(const struct grade_opts *shared, const char *id, int slot)
         _exit(2);
     }
     char *self = realpath("/proc/self/exe", NULL);
-    char *key = g->cache && self ? cache_key(g, &ex, self) : NULL;
+    char *key = (g->cache || g->shared) && self ? cache_key(g, &ex, self) : NULL;
     free(self);
-    res = key ? cache_get(g->cache, id, key) : NULL;
+    res = key && g->cache ? cache_get(g->cache, id, key) : NULL;
+    if (!res && key && g->shared)
+        res = cache_shared_get(g->shared, key);
     if (!res) {
         res = grade_exercise(g, &ex);
-        if (key)
+        if (key && g->cache)
             cache_put(g->cache, id, key, res);
+        if (key && g->shared)
+            cache_shared_put(g->shared, key, res);
     }
     free(key);
     char *dir = xasprintf("%s/%s", g->scratch, id);
@@ -441,7 +447,7 @@ int main(int argc, char **argv)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     struct grade_opts g = { o.kit, submission, scratch, runner_lib, &sb, o.checks,
-                            o.no_cache ? NULL : cache, o.first_failure };
+                            o.no_cache ? NULL : cache, o.reuse, o.first_failure };
     fflush(NULL);
     proc_adopt_orphans();   /* what a killed worker leaves behind comes to us */
     int workers = run_workers(&g, ids, jobs);

@@ -81,6 +81,19 @@ static void print_warnings(FILE *out, json_t *ex, const struct paint *p)
     print_indented(out, str(build, "output"), "  ", MAX_WARNING_LINES);
 }
 
+/* One line naming the exercises whose result has `flag` set, if any. */
+static void print_flagged(FILE *out, json_t *results, const char *flag, const char *intro)
+{
+    size_t i;
+    json_t *ex;
+    int n = 0;
+    json_array_foreach(results, i, ex)
+        if (json_is_true(json_object_get(ex, flag)))
+            fprintf(out, "%s %s", n++ ? "," : intro, str(ex, "id"));
+    if (n)
+        fputc('\n', out);
+}
+
 void table_print(FILE *out, json_t *results, bool color)
 {
     struct paint p = { "", "", "", "", "" };
@@ -108,13 +121,8 @@ void table_print(FILE *out, json_t *results, bool color)
     else
         fprintf(out, ")\n");
     /* Say which results were reused: the student should know nothing ran. */
-    int cached = 0;
-    json_array_foreach(results, i, ex)
-        if (json_is_true(json_object_get(ex, "cached")))
-            fprintf(out, "%s %s", cached++ ? "," : "Unchanged since they were last graded, not run again:",
-                    str(ex, "id"));
-    if (cached)
-        fputc('\n', out);
+    print_flagged(out, results, "cached", "Unchanged since they were last graded, not run again:");
+    print_flagged(out, results, "reused", "The same file as one graded before, result reused:");
     json_array_foreach(results, i, ex)
         if (!strcmp(str(ex, "build"), "warnings"))
             print_warnings(out, ex, &p);
