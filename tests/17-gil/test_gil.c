@@ -704,7 +704,7 @@ static void test_no_drop_request_when_a_switch_happened_during_the_wait(void)
      * wait, begun before that switch, runs out 30% of an interval later; it
      * must not ask for a drop then, but only after a whole interval of its
      * own with no switch: the new holder gets at least one interval. */
-    const long interval = 300;
+    const long interval = 200;
     for (int round = 0; round < 2; round++) {
         gil_t *g = new_gil(interval);
         struct pair *p = calloc(1, sizeof *p);
@@ -926,7 +926,7 @@ static void test_cpu_bound_threads_never_hold_it_together_and_all_progress(void)
     for (size_t k = 0; k < runs; k++) {
         int n = counts[k];
         gil_t *g = new_gil(GIL_DEFAULT_INTERVAL_MS);
-        struct cpu_result r = run_cpu(g, n, kit_scale(500, 300));
+        struct cpu_result r = run_cpu(g, n, kit_scale(250, 300));
         gil_destroy(g);
         if (kit_race_mode())
             continue;
@@ -948,7 +948,7 @@ static void test_switches_follow_the_interval(void)
     static const struct { int n; long interval; bool set; } runs[] = {
         { 2, GIL_DEFAULT_INTERVAL_MS, false }, { 2, 20, true }, { 3, GIL_DEFAULT_INTERVAL_MS, false },
     };
-    const long run_ms = 1000;
+    const long run_ms = 400;
     for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
         int n = runs[k].n;
         long interval = runs[k].interval;
