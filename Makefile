@@ -146,7 +146,7 @@ bench: deps all
 bench-batch: deps-instructor all $(BATCH)
 	$(Q)tests/bench-batch $(BATCH) $(GRADER) $(STUDENTS)
 
-## stability: grade the solutions COUNT=10 and each mutant MUTANT_RUNS=0 times, other core busy
+## stability: grade the solutions COUNT=10 and each mutant MUTANT_RUNS=0 times, other core busy (ALONE=1: one exercise at a time)
 stability: deps all
 	$(Q)tests/stability $(GRADER) $(COUNT) $(MUTANT_RUNS)
 

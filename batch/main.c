@@ -159,7 +159,7 @@ static pid_t spawn_grader(const struct options *o, struct task *t, const char *w
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         execl(o->grader, o->grader, "--kit", o->kit, "--submission", t->root, "--results",
-              results, "--scratch", scratch, "--jobs", "1", "--color", "never", "--no-cache",
+              results, "--scratch", scratch, "--jobs", "1", "--test-jobs", "1", "--color", "never", "--no-cache",
               "--reuse", reuse, (char *)NULL);
         _exit(127);
     }

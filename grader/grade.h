@@ -33,6 +33,7 @@ struct grade_opts {
     const char *cache;        /* folder of results reused while unchanged (cache.h); NULL: none */
     const char *shared;       /* folder of results by key, shared by submissions (--reuse); NULL: none */
     bool first_failure;       /* stop an exercise's unit tests at the first that fails */
+    int lanes;                /* an exercise's tests run this many side by side (lanes.h) */
 };
 
 json_t *grade_exercise(const struct grade_opts *opts, const struct exercise *ex);

@@ -3,21 +3,25 @@
  *   grader [--kit DIR] [--submission DIR] [--ex ID]... [--results FILE]
  *          [--scratch DIR] [--jobs N] [--color auto|always|never]
  *          [--sandbox auto|bwrap|reduced] [--checks all|unit|race] [--no-cache]
- *          [--first-failure] [--reuse DIR]
+ *          [--first-failure] [--reuse DIR] [--test-jobs N]
  *
  * Grades each exercise in a worker process (up to --jobs at once), prints the
  * table and optionally writes Gradescope's results.json. --reuse DIR: results
- * shared by key with every submission graded with the same DIR (cache.h). Exit status: 0 full
+ * shared by key with every submission graded with the same DIR (cache.h).
+ * --test-jobs N: each exercise's tests N at a time (lanes.h); by default the
+ * cores left over by the workers, at most LANES_MAX. Exit status: 0 full
  * marks, 1 points lost, 2 the grader could not do its job. */
 #define _GNU_SOURCE
 #include "cache.h"
 #include "grade.h"
+#include "lanes.h"
 #include "manifest.h"
 #include "proc.h"
 #include "results.h"
 #include "sandbox.h"
 #include "table.h"
 #include "util.h"
+#include "workers.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +42,7 @@ struct options {
     char *runner_lib;
     char **only;       /* --ex values, NULL-terminated */
     int nonly;
-    int jobs;
+    int jobs, test_jobs;
     enum grade_checks checks;
     bool no_cache, first_failure;
 };
@@ -48,7 +52,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: grader [--kit DIR] [--submission DIR] [--ex ID]... [--results FILE]\n"
                  "              [--scratch DIR] [--jobs N] [--color auto|always|never]\n"
                  "              [--sandbox auto|bwrap|reduced] [--checks all|unit|race] [--no-cache]\n"
-                 "              [--first-failure] [--reuse DIR]\n");
+                 "              [--first-failure] [--reuse DIR] [--test-jobs N]\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -61,6 +65,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         { "sandbox", required_argument, NULL, 'x' },  { "help", no_argument, NULL, 'h' },
         { "checks", required_argument, NULL, 'C' },   { "no-cache", no_argument, NULL, 'N' },
         { "first-failure", no_argument, NULL, 'F' },  { "reuse", required_argument, NULL, 'R' },
+        { "test-jobs", required_argument, NULL, 'T' },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -78,6 +83,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'N': o->no_cache = true; break;
         case 'F': o->first_failure = true; break;
         case 'R': o->reuse = optarg; break;
+        case 'T': o->test_jobs = atoi(optarg); break;
         case 'C':
             if (strcmp(optarg, "all") == 0) o->checks = CHECKS_ALL;
             else if (strcmp(optarg, "unit") == 0) o->checks = CHECKS_UNIT;
@@ -95,11 +101,23 @@ static int parse_options(int argc, char **argv, struct options *o)
         default: usage(stderr); return -1;
         }
     }
-    if (optind != argc || o->jobs < 0) {
+    if (optind != argc || o->jobs < 0 || o->test_jobs < 0 || o->test_jobs > LANES_MAX) {
         usage(stderr);
         return -1;
     }
     return 0;
+}
+
+/* How many tests of an exercise run side by side: --test-jobs, or the
+ * cores the workers leave over (one each). */
+static int lanes_for(const struct options *o, int jobs, size_t exercises)
+{
+    if (o->test_jobs > 0)
+        return o->test_jobs;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long workers = (size_t)jobs < exercises ? jobs : (long)exercises;
+    long lanes = workers > 0 ? cores / workers : 1;
+    return lanes < 1 ? 1 : lanes > LANES_MAX ? LANES_MAX : (int)lanes;
 }
 
 /* The runner library sits beside the grader: BUILD/grader, BUILD/runner/. */
@@ -132,180 +150,6 @@ static char **select_exercises(const struct options *o, char **all)
         chosen[i] = id;
     }
     return chosen;
-}
-
-static void on_signal(int sig)
-{
-    proc_kill_running();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-/* Set by a signal to the grader itself: stop the workers and exit 128+sig. */
-static volatile sig_atomic_t interrupted;
-
-static void on_interrupt(int sig)
-{
-    interrupted = sig;
-}
-
-static void catch_interrupts(void)
-{
-    struct sigaction sa = { .sa_handler = on_interrupt };   /* no SA_RESTART: wait() returns */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-}
-
-static void worker(const struct grade_opts *shared, const char *id, int slot)
-{
-    if (interrupted)
-        _exit(2);
-    proc_adopt_orphans();
-    struct grade_opts own = *shared;
-    struct sandbox sb = *shared->sandbox;
-    sandbox_for_slot(&sb, slot);   /* a user of its own: see sandbox_init */
-    own.sandbox = &sb;
-    const struct grade_opts *g = &own;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    signal(SIGHUP, on_signal);
-    struct exercise ex;
-    char *err = NULL;
-    json_t *res;
-    if (manifest_load(g->kit, id, &ex, &err) != 0) {
-        fprintf(stderr, "grader: %s\n", err);
-        _exit(2);
-    }
-    char *self = realpath("/proc/self/exe", NULL);
-    char *key = (g->cache || g->shared) && self ? cache_key(g, &ex, self) : NULL;
-    free(self);
-    res = key && g->cache ? cache_get(g->cache, id, key) : NULL;
-    if (!res && key && g->shared)
-        res = cache_shared_get(g->shared, key);
-    if (!res) {
-        res = grade_exercise(g, &ex);
-        if (key && g->cache)
-            cache_put(g->cache, id, key, res);
-        if (key && g->shared)
-            cache_shared_put(g->shared, key, res);
-    }
-    free(key);
-    char *dir = xasprintf("%s/%s", g->scratch, id);
-    char *path = xasprintf("%s/result.json", dir);
-    mkdir_p(dir);
-    char *text = json_dumps(res, JSON_INDENT(2) | JSON_SORT_KEYS);
-    int rc = text && write_file(path, text, strlen(text)) == 0 ? 0 : 2;
-    _exit(rc);
-}
-
-/* One line on stderr as each exercise is done, when someone is watching. */
-static void say_done(const struct grade_opts *g, const char *id, long ms)
-{
-    if (!isatty(STDERR_FILENO))
-        return;
-    char *path = xasprintf("%s/%s/result.json", g->scratch, id);
-    json_t *r = json_load_file(path, 0, NULL);
-    fprintf(stderr, "  graded %-22s %5.1f/%-4g (%.1f s)\n", id,
-            json_number_value(json_object_get(r, "score")),
-            json_number_value(json_object_get(r, "max_score")), ms / 1000.0);
-    json_decref(r);
-    free(path);
-}
-
-/* A worker killed from outside (by code under test that reached it, or by
- * the system): the exercise gets no points and the reason. */
-static void record_lost(const struct grade_opts *g, const char *id, int status)
-{
-    struct exercise ex;
-    char *err = NULL;
-    if (manifest_load(g->kit, id, &ex, &err) != 0) {
-        fprintf(stderr, "grader: %s\n", err);
-        return;
-    }
-    char *how = proc_describe(status);
-    char *why = xasprintf("the grading of this exercise was stopped: its process was %s "
-                          "(did the code under test kill its parent or its process group, "
-                          "or exhaust the machine's memory?)", how);
-    json_t *res = grade_lost(&ex, why);
-    char *dir = xasprintf("%s/%s", g->scratch, id);
-    char *path = xasprintf("%s/result.json", dir);
-    char *text = json_dumps(res, JSON_INDENT(2) | JSON_SORT_KEYS);
-    mkdir_p(dir);
-    if (!text || write_file(path, text, strlen(text)) != 0)
-        fprintf(stderr, "grader: cannot write %s\n", path);
-    free(text), free(path), free(dir), free(why), free(how);
-    json_decref(res);
-    manifest_free(&ex);
-}
-
-/* Grades the exercises, `jobs` at a time; 0 if every worker finished. */
-static int run_workers(const struct grade_opts *g, char **ids, int jobs)
-{
-    size_t n = 0;
-    while (ids[n])
-        n++;
-    pid_t *pids = xcalloc(n, sizeof *pids);
-    long *started = xcalloc(n, sizeof *started);
-    int *slots = xcalloc(n, sizeof *slots);
-    bool *busy = xcalloc((size_t)jobs, sizeof *busy);
-    size_t next = 0;
-    int running = 0, failed = 0;
-    bool stopping = false;
-    while (next < n || running > 0) {
-        if (interrupted && !stopping) {   /* start no more; stop those running */
-            stopping = true;
-            n = next;
-            for (size_t i = 0; i < next; i++)
-                if (pids[i] > 0)
-                    kill(pids[i], SIGTERM);
-        }
-        if (next < n && running < jobs) {
-            int slot = 0;
-            while (busy[slot])
-                slot++;
-            pid_t pid = fork();
-            if (pid == 0)
-                worker(g, ids[next], slot);
-            if (pid < 0) {
-                perror("grader: fork");
-                failed = 1;
-                n = next;   /* start no more */
-                continue;
-            }
-            pids[next] = pid;
-            slots[next] = slot;
-            busy[slot] = true;
-            started[next++] = now_ms();
-            running++;
-            continue;
-        }
-        int status;
-        pid_t pid = wait(&status);
-        if (pid < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        running--;
-        for (size_t i = 0; i < next; i++)
-            if (pids[i] == pid) {
-                pids[i] = 0;
-                busy[slots[i]] = false;
-                if (WIFSIGNALED(status) && !interrupted)
-                    record_lost(g, ids[i], status);
-                if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-                    say_done(g, ids[i], now_ms() - started[i]);
-                else if (!WIFSIGNALED(status) || interrupted)
-                    failed = 1;
-            }
-    }
-    free(pids);
-    free(started);
-    free(slots);
-    free(busy);
-    return failed ? -1 : 0;
 }
 
 /* Whether a results file can be written there (checked before grading, so
@@ -418,7 +262,7 @@ int main(int argc, char **argv)
     if (lock_scratch(scratch) != 0)
         return 2;
     char *cache = xasprintf("%s/cache", scratch);   /* stays here if the scratch moves */
-    catch_interrupts();
+    workers_catch_interrupts();
 
     /* Student code runs as another user, who must reach the scratch
      * folders: where it cannot (a kit under /root), work in /tmp. */
@@ -447,14 +291,16 @@ int main(int argc, char **argv)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     struct grade_opts g = { o.kit, submission, scratch, runner_lib, &sb, o.checks,
-                            o.no_cache ? NULL : cache, o.reuse, o.first_failure };
+                            o.no_cache ? NULL : cache, o.reuse, o.first_failure,
+                            lanes_for(&o, jobs, strv_len(ids)) };
     fflush(NULL);
     proc_adopt_orphans();   /* what a killed worker leaves behind comes to us */
-    int workers = run_workers(&g, ids, jobs);
+    int workers = workers_run(&g, ids, jobs);
     proc_kill_orphans();
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double elapsed = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 
+    int interrupted = workers_interrupted();
     if (moved && (interrupted || workers != 0))
         remove_tree(moved);
     if (interrupted) {

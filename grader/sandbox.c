@@ -76,9 +76,17 @@ static long threads_of(uid_t uid)
 
 void sandbox_for_slot(struct sandbox *sb, int slot)
 {
+    sb->slot = slot;
     if (sb->drop)
         sb->uid = sb->gid =
             (uid_t)(JAIL_UID_BASE + sb->block * JAIL_SLOTS + slot % JAIL_SLOTS);
+}
+
+void sandbox_for_lane(struct sandbox *sb, int lane)
+{
+    int slot = sb->slot;
+    sandbox_for_slot(sb, slot + lane * (JAIL_SLOTS / SANDBOX_LANES));
+    sb->slot = slot;
 }
 
 /* An argument vector whose strings are all its own. */

@@ -28,6 +28,7 @@ struct sandbox {
     uid_t uid;
     gid_t gid;
     int block;           /* this grader's block of jail users */
+    int slot;            /* the worker's place in the block */
     long nproc;          /* RLIMIT_NPROC for student code */
     char *reduced_why;   /* why bubblewrap is not used (kind REDUCED) */
 };
@@ -59,6 +60,11 @@ void sandbox_free(struct sandbox *sb);
 
 /* The same sandbox for worker `slot`. */
 void sandbox_for_slot(struct sandbox *sb, int slot);
+
+/* A jail user for lane `lane` (lanes.h) of the worker sb belongs to; a
+ * worker has at most SANDBOX_LANES. */
+enum { SANDBOX_LANES = 4 };
+void sandbox_for_lane(struct sandbox *sb, int lane);
 
 /* The command line that runs argv inside the jail (argv itself when reduced);
  * paths in argv are relative to jail->dir. Free with sandbox_argv_free. */

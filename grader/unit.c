@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "unit.h"
 
+#include "lanes.h"
 #include "proc.h"
 #include "stacks.h"
 #include "util.h"
@@ -148,8 +149,8 @@ static bool run_once(const struct build_ctx *ctx, const char *binary, const char
     return ok;
 }
 
-static void run_test(const struct build_ctx *ctx, const char *binary, struct test_result *t,
-                     struct unit_result *res)
+void unit_run_test(const struct build_ctx *ctx, const char *binary, struct test_result *t,
+                   struct unit_result *res)
 {
     const struct exercise *ex = ctx->ex;
     char *why = NULL, *output = NULL;
@@ -168,7 +169,7 @@ static void run_test(const struct build_ctx *ctx, const char *binary, struct tes
     t->output = output ? output : xstrdup("");
 }
 
-void unit_run(const struct build_ctx *ctx, const char *binary, bool first_failure,
+void unit_run(const struct build_ctx *ctx, const char *binary, bool first_failure, int lanes,
               struct unit_result *res)
 {
     *res = (struct unit_result){ 0 };
@@ -179,16 +180,23 @@ void unit_run(const struct build_ctx *ctx, const char *binary, bool first_failur
     while (names[res->ntests])
         res->ntests++;
     res->tests = xcalloc((size_t)res->ntests, sizeof *res->tests);
+    for (int i = 0; i < res->ntests; i++)
+        res->tests[i].name = names[i];
+    if (lanes > 1 && !first_failure && res->ntests > 1) {
+        lanes_run(ctx, jailed, lanes < res->ntests ? lanes : res->ntests, res);
+        free(jailed);
+        free(names);
+        return;
+    }
     bool failed = false;
     for (int i = 0; i < res->ntests; i++) {
         struct test_result *t = &res->tests[i];
-        t->name = names[i];
         if (failed && first_failure) {
             t->message = xstrdup("not run: the grading stops at the first failure");
             t->output = xstrdup("");
             continue;
         }
-        run_test(ctx, jailed, t, res);
+        unit_run_test(ctx, jailed, t, res);
         failed = failed || !t->passed;
     }
     free(jailed);

@@ -27,11 +27,17 @@ struct unit_result {
     long noise_ms;     /* time spent in schedule-noise runs */
 };
 
-/* Runs the tests of `binary` (built in ctx->scratch) in the sandbox. With
- * `first_failure`, the tests after the first that fails are not run (they
- * are reported failed, "not run"). */
-void unit_run(const struct build_ctx *ctx, const char *binary, bool first_failure,
+/* Runs the tests of `binary` (built in ctx->scratch) in the sandbox, in
+ * `lanes` processes side by side when lanes > 1 (lanes.h). With
+ * `first_failure`, one at a time, and the tests after the first that fails
+ * are not run (they are reported failed, "not run"). */
+void unit_run(const struct build_ctx *ctx, const char *binary, bool first_failure, int lanes,
               struct unit_result *res);
+
+/* Runs test t (named) as the comment at the top says; adds the time its runs
+ * took to res's. `binary`: as the jail names it. */
+void unit_run_test(const struct build_ctx *ctx, const char *binary, struct test_result *t,
+                   struct unit_result *res);
 void unit_result_free(struct unit_result *res);
 
 /* Lists the tests of a test binary; NULL with the reason in *why. */
