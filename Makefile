@@ -138,7 +138,7 @@ demo: deps
 	    -Iexercises/$(demo_id) -o $(BUILD)/demo-$(demo_id) $(demo_src) $(wildcard $(SUBMISSION)/$(demo_id)/*.c)
 	$(Q)$(BUILD)/demo-$(demo_id) $(ARGS)
 
-## bench: time `make grade SUBMISSION=solutions` (median of RUNS=5)
+## bench: time `make grade SUBMISSION=solutions`, then each exercise alone (median of RUNS=5)
 bench: deps all
 	$(Q)tests/bench $(GRADER) $(RUNS)
 
