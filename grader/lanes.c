@@ -7,7 +7,6 @@
 #include "util.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,11 +50,12 @@ static int record_read(const struct build_ctx *ctx, int i, struct test_result *t
     size_t len;
     char *text = read_file(path, &len);
     free(path);
-    int passed, at;
+    char *eol = text ? memchr(text, '\n', len) : NULL;
+    int passed;
     long plain, noise;
-    size_t m, o;
-    if (!text || sscanf(text, "%d %ld %ld %zu %zu\n%n", &passed, &plain, &noise, &m, &o, &at) != 5 ||
-        (size_t)at + m + o != len) {
+    size_t m, o, at = eol ? (size_t)(eol - text) + 1 : 0;
+    if (!eol || sscanf(text, "%d %ld %ld %zu %zu", &passed, &plain, &noise, &m, &o) != 5 ||
+        at + m + o != len) {
         free(text);
         return -1;
     }
@@ -82,7 +82,10 @@ static void lane(const struct build_ctx *ctx, const char *binary, int number,
     struct build_ctx own = *ctx;
     own.sb = &sb;
     int32_t i;
-    while (read(work, &i, sizeof i) == (ssize_t)sizeof i) {
+    ssize_t got;
+    while ((got = read(work, &i, sizeof i)) == (ssize_t)sizeof i || (got < 0 && errno == EINTR)) {
+        if (got < 0)
+            continue;
         struct unit_result times = { 0 };
         struct test_result *t = &tests[i];
         unit_run_test(&own, binary, t, &times);
