@@ -172,7 +172,7 @@ json_t *grade_exercise(const struct grade_opts *opts, const struct exercise *ex)
             long t1 = now_ms();
             unit_run(&ctx, b.binary, opts->first_failure, opts->lanes, &u);
             json_object_set_new(timing, "tests_wall", json_integer(now_ms() - t1));
-            json_object_set_new(timing, "lanes", json_integer(opts->lanes));
+            json_object_set_new(timing, "lanes", json_integer(u.lanes));
             score += add_unit_entries(ex, &u, tests, &passed);
             json_object_set_new(timing, "unit", json_integer(u.plain_ms));
             json_object_set_new(timing, "noise", json_integer(u.noise_ms));

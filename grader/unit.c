@@ -182,8 +182,10 @@ void unit_run(const struct build_ctx *ctx, const char *binary, bool first_failur
     res->tests = xcalloc((size_t)res->ntests, sizeof *res->tests);
     for (int i = 0; i < res->ntests; i++)
         res->tests[i].name = names[i];
-    if (lanes > 1 && !first_failure && res->ntests > 1) {
-        lanes_run(ctx, jailed, lanes < res->ntests ? lanes : res->ntests, res);
+    res->lanes = first_failure || lanes < 2 || res->ntests < 2 ? 1
+                 : lanes < res->ntests ? lanes : res->ntests;
+    if (res->lanes > 1) {
+        lanes_run(ctx, jailed, res->lanes, res);
         free(jailed);
         free(names);
         return;

@@ -25,6 +25,7 @@ struct unit_result {
     char *error;       /* non-NULL: the tests could not even be listed */
     long plain_ms;     /* time spent in plain runs */
     long noise_ms;     /* time spent in schedule-noise runs */
+    int lanes;         /* how many ran side by side (lanes.h) */
 };
 
 /* Runs the tests of `binary` (built in ctx->scratch) in the sandbox, in
