@@ -146,9 +146,9 @@ bench: deps all
 bench-batch: deps-instructor all $(BATCH)
 	$(Q)tests/bench-batch $(BATCH) $(GRADER) $(STUDENTS)
 
-## stability: grade the solutions COUNT=10 and each mutant MUTANT_RUNS=0 times, other core busy (ALONE=1: one exercise at a time)
+## stability: grade the solutions COUNT=10, each mutant MUTANT_RUNS=0 and the stubs STUB_RUNS=0 times, other core busy (ALONE=1: one exercise at a time)
 stability: deps all
-	$(Q)tests/stability $(GRADER) $(COUNT) $(MUTANT_RUNS)
+	$(Q)tests/stability $(GRADER) "$(COUNT)" "$(MUTANT_RUNS)" "$(STUB_RUNS)"
 
 ## robustness: grade the hostile corpus (SANDBOX=auto|bwrap|reduced), one row per case
 robustness: deps-test all
